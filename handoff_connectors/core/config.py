@@ -1,0 +1,219 @@
+"""`handoff.yml`: the one config file the action server and the sidecar share.
+
+Validated with pydantic at start. Any string may name an environment variable
+as `${NAME}` (or `${NAME:-default}`), which is how secrets stay out of the
+file. Errors name the field and the reason, never the value, so a secret that
+landed in the wrong field is not printed either.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .messages import LANGUAGES, MESSAGE_KEYS
+
+logger = logging.getLogger(__name__)
+
+CONFIG_ENV = "HANDOFF_CONFIG"
+DEFAULT_CONFIG_FILE = "handoff.yml"
+
+Language = Literal["en", "es", "fr", "de"]
+
+
+class ConfigError(Exception):
+    """handoff.yml is missing something or has a wrong value."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value or ""):
+        raise ValueError("must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+class RasaSettings(_Strict):
+    url: str = "http://localhost:5005"
+    token: Optional[SecretStr] = None
+    output_channel: str = "latest"
+    timeout: PositiveFloat = 30.0
+
+    _check_url = field_validator("url")(_http_url)
+
+
+class StoreSettings(_Strict):
+    type: Literal["sqlite"] = "sqlite"
+    path: str = "handoff.sqlite"
+
+
+class SidecarSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(5056, ge=1, le=65535)
+    # How often the sidecar looks for messages that could not be delivered yet.
+    poll_interval: PositiveFloat = 0.25
+    max_retry_delay: PositiveFloat = 30.0
+
+
+class WebhookConnectorSettings(_Strict):
+    """The generic webhook protocol (wire-compatible with GPTBots' human service)."""
+
+    url: str
+    api_key: SecretStr = Field(description="Bearer key the desk sends to the sidecar")
+    username: Optional[str] = None
+    password: Optional[SecretStr] = None
+    bot_id: str = "rasa"
+    timeout: PositiveFloat = 10.0
+
+    _check_url = field_validator("url")(_http_url)
+
+    @model_validator(mode="after")
+    def _basic_auth_is_whole(self) -> "WebhookConnectorSettings":
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together (Basic auth)")
+        return self
+
+
+class LocalConnectorSettings(_Strict):
+    token: Optional[SecretStr] = None
+
+
+class ConnectorsSettings(_Strict):
+    webhook: Optional[WebhookConnectorSettings] = None
+    local: LocalConnectorSettings = LocalConnectorSettings()
+
+
+class EmailSettings(_Strict):
+    required: bool = True
+    max_attempts: PositiveInt = 3
+
+
+class HandoffConfig(_Strict):
+    enabled: bool = True
+    connector: Literal["local", "webhook"] = "local"
+    default_language: Language = "en"
+    # A slot of the bot that holds the conversation's language, when it has one.
+    language_slot: Optional[str] = "language"
+    transcript_rounds: NonNegativeInt = 5
+    email: EmailSettings = EmailSettings()
+    end_phrases: dict[Language, list[str]] = Field(default_factory=dict)
+    messages: dict[Language, dict[str, str]] = Field(default_factory=dict)
+    rasa: RasaSettings = RasaSettings()
+    store: StoreSettings = StoreSettings()
+    sidecar: SidecarSettings = SidecarSettings()
+    connectors: ConnectorsSettings = ConnectorsSettings()
+
+    @field_validator("messages")
+    @classmethod
+    def _known_message_keys(cls, value: dict[str, dict[str, str]]) -> dict:
+        for language, texts in value.items():
+            unknown = sorted(set(texts) - set(MESSAGE_KEYS))
+            if unknown:
+                raise ValueError(
+                    f"unknown message key(s) for {language!r}: {', '.join(unknown)}; "
+                    f"known keys: {', '.join(MESSAGE_KEYS)}"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _chosen_connector_is_configured(self) -> "HandoffConfig":
+        if getattr(self.connectors, self.connector) is None:
+            raise ValueError(
+                f"connector is {self.connector!r} but connectors.{self.connector} "
+                "is missing"
+            )
+        return self
+
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand_env(node: Any, path: str) -> Any:
+    if isinstance(node, dict):
+        return {k: _expand_env(v, f"{path}.{k}" if path else str(k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand_env(v, f"{path}[{i}]") for i, v in enumerate(node)]
+    if not isinstance(node, str):
+        return node
+
+    def substitute(match: re.Match) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"{path}: environment variable {name} is not set "
+            f"(the field reads ${{{name}}})"
+        )
+
+    return _ENV_REFERENCE.sub(substitute, node)
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = [f"{source} is invalid:"]
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        reason = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            reason = "unknown key"
+        lines.append(f"  {location}: {reason}")
+    return "\n".join(lines)
+
+
+def parse_config(raw: Any, source: str = DEFAULT_CONFIG_FILE) -> HandoffConfig:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys")
+    try:
+        return HandoffConfig.model_validate(_expand_env(raw, ""))
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source)) from None
+
+
+def config_path(explicit: Optional[str] = None) -> Path:
+    return Path(explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
+
+
+def load_config(explicit: Optional[str] = None) -> HandoffConfig:
+    """Read and validate handoff.yml; built-in defaults when there is none.
+
+    A path given explicitly (argument or HANDOFF_CONFIG) must exist.
+    """
+    path = config_path(explicit)
+    named = bool(explicit or os.environ.get(CONFIG_ENV))
+    if not path.exists():
+        if named:
+            raise ConfigError(f"{path}: no such config file")
+        logger.info("No %s here: using the built-in defaults (local desk).", path)
+        return parse_config({}, "built-in defaults")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    return parse_config(raw, str(path))
+
+
+__all__ = ["ConfigError", "HandoffConfig", "LANGUAGES", "load_config", "parse_config"]

@@ -1,0 +1,67 @@
+"""Pushing desk events into a Rasa conversation over Rasa's HTTP API."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+from urllib.parse import quote
+
+import httpx
+
+from .outbox import RetryLater
+
+logger = logging.getLogger(__name__)
+
+# The slot every handoff action sets to the id of the desk event it handled.
+# The sidecar reads it back from the tracker Rasa returns: an event counts as
+# delivered only once the action has seen it, not merely when Rasa answered.
+EVENT_ID_SLOT = "handoff_event_id"
+
+
+class RasaClient:
+    def __init__(
+        self,
+        url: str,
+        token: Optional[str],
+        output_channel: str,
+        timeout: float,
+    ) -> None:
+        self._url = url
+        self._token = token
+        self._output_channel = output_channel
+        self._http = httpx.AsyncClient(timeout=timeout)
+
+    async def trigger_intent(
+        self, sender_id: str, intent: str, entities: dict[str, Any], event_id: str
+    ) -> None:
+        """Run `intent` in the conversation; RetryLater until the action saw it."""
+        params = {"output_channel": self._output_channel}
+        if self._token:
+            params["token"] = self._token
+        url = f"{self._url}/conversations/{quote(sender_id, safe='')}/trigger_intent"
+        try:
+            response = await self._http.post(
+                url, params=params, json={"name": intent, "entities": entities}
+            )
+        except httpx.HTTPError as error:
+            raise RetryLater(f"Rasa unreachable: {type(error).__name__}") from None
+        if response.status_code != 200:
+            raise RetryLater(f"Rasa answered {response.status_code} to {intent}")
+        if not _acknowledged(response, event_id):
+            raise RetryLater(f"Rasa ran {intent} but no handoff action acknowledged it")
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _acknowledged(response: httpx.Response, event_id: str) -> bool:
+    try:
+        events = response.json()["tracker"]["events"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return any(
+        event.get("event") == "slot"
+        and event.get("name") == EVENT_ID_SLOT
+        and event.get("value") == event_id
+        for event in events or []
+    )
