@@ -1,0 +1,32 @@
+"""Build the configured connector, store and Rasa client from handoff.yml."""
+
+from __future__ import annotations
+
+from .core.config import HandoffConfig
+from .core.contract import Connector
+from .core.rasa import RasaClient
+from .core.store import Store
+
+
+def connector_class(config: HandoffConfig) -> type[Connector]:
+    if config.connector == "webhook":
+        from .webhook import WebhookConnector
+
+        return WebhookConnector
+    if config.connector == "local":
+        from .local import LocalConnector
+
+        return LocalConnector
+    raise ValueError(f"unknown connector {config.connector!r}")
+
+
+def create_connector(config: HandoffConfig, store: Store) -> Connector:
+    """The configured connector, with its settings (and the store, for the local desk)."""
+    cls = connector_class(config)
+    settings = getattr(config.connectors, config.connector)
+    return cls.from_settings(settings, store)
+
+
+def create_rasa_client(config: HandoffConfig) -> RasaClient:
+    token = config.rasa.token.get_secret_value() if config.rasa.token else None
+    return RasaClient(config.rasa.url, token, config.rasa.output_channel, config.rasa.timeout)
