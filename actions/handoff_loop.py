@@ -1,0 +1,230 @@
+"""`handoff_loop`: the active loop that owns the conversation during a handoff.
+
+Rasa runs an active loop on every user message, whatever NLU made of it, and
+on the EXTERNAL_ intents the sidecar pushes. So while the loop is active:
+the user's messages go to the desk and the bot says nothing of its own; the
+agent's messages come back through here; either side can end it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from handoff_connectors.core.contract import CloseReason
+from handoff_connectors.core.handoffs import (
+    ENTITY_AGENT,
+    ENTITY_EVENT_ID,
+    ENTITY_TEXT,
+    INTENT_AGENT_JOINED,
+    INTENT_AGENT_MESSAGE,
+    INTENT_CLOSED,
+)
+from handoff_connectors.core.rasa import EVENT_ID_SLOT
+
+from .conversation import (
+    conversation_language,
+    events_before,
+    find_email,
+    is_external,
+    latest_intent,
+    known_email,
+    session_events,
+    transcript,
+)
+from .names import (
+    INTENT_END,
+    LOOP,
+    SLOT_EMAIL,
+    SLOT_EMAIL_ATTEMPTS,
+    SLOT_LANGUAGE,
+    SLOT_QUESTION,
+    SLOT_STATE,
+    STATE_ASKING_EMAIL,
+    STATE_CONNECTED,
+)
+from .runtime import Runtime, runtime
+
+logger = logging.getLogger(__name__)
+
+DESK_INTENTS = (INTENT_AGENT_MESSAGE, INTENT_AGENT_JOINED, INTENT_CLOSED)
+
+# Ends the action's turn: the bot waits for the user, whatever the policies think.
+LISTEN = FollowupAction("action_listen")
+
+
+def entity(tracker: Tracker, name: str) -> Optional[str]:
+    return next(tracker.get_latest_entity_values(name), None)
+
+
+def already_handled(tracker: Tracker, event_id: str) -> bool:
+    """Whether a desk event with this id was handled before (a redelivery)."""
+    return any(
+        event.get("event") == "slot"
+        and event.get("name") == EVENT_ID_SLOT
+        and event.get("value") == event_id
+        for event in tracker.events
+    )
+
+
+def show_desk_event(
+    rt: Runtime, dispatcher: CollectingDispatcher, tracker: Tracker, language: str
+) -> bool:
+    """Tell the user what the desk said. True when the desk closed the chat."""
+    intent = latest_intent(tracker)
+    event_id = entity(tracker, ENTITY_EVENT_ID)
+    if intent == INTENT_AGENT_MESSAGE:
+        dispatcher.utter_message(text=entity(tracker, ENTITY_TEXT) or "", handoff_event_id=event_id)
+    elif intent == INTENT_AGENT_JOINED:
+        agent = entity(tracker, ENTITY_AGENT) or rt.messages.text("agent_default_name", language)
+        dispatcher.utter_message(
+            text=rt.messages.text("agent_joined", language, agent=agent), handoff_event_id=event_id
+        )
+    elif intent == INTENT_CLOSED:
+        dispatcher.utter_message(text=rt.messages.text("agent_ended", language), handoff_event_id=event_id)
+        return True
+    return False
+
+
+def ended() -> list[EventType]:
+    return [
+        ActiveLoop(None),
+        SlotSet(SLOT_STATE, None),
+        SlotSet(SLOT_QUESTION, None),
+        SlotSet(SLOT_EMAIL_ATTEMPTS, None),
+        LISTEN,
+    ]
+
+
+class HandoffLoop(Action):
+    def name(self) -> str:
+        return LOOP
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        rt = await runtime()
+        language = tracker.get_slot(SLOT_LANGUAGE) or conversation_language(
+            tracker, rt.config.language_slot, rt.config.default_language
+        )
+        if tracker.active_loop_name != LOOP:
+            return await self._activate(rt, dispatcher, tracker, language)
+        if latest_intent(tracker) in DESK_INTENTS:
+            return await self._desk_event(rt, dispatcher, tracker, language)
+        if tracker.get_slot(SLOT_STATE) == STATE_ASKING_EMAIL:
+            return await self._collect_email(rt, dispatcher, tracker, language)
+        return await self._relay(rt, dispatcher, tracker, language)
+
+    # -- the user asked for a person ------------------------------------------
+
+    async def _activate(
+        self, rt: Runtime, dispatcher: CollectingDispatcher, tracker: Tracker, language: str
+    ) -> list[EventType]:
+        if not rt.config.enabled:
+            dispatcher.utter_message(text=rt.messages.text("disabled", language))
+            return [LISTEN]
+        if await rt.service.active(tracker.sender_id):
+            # Asked again while connected: the request itself goes to the agent.
+            return [ActiveLoop(LOOP), SlotSet(SLOT_STATE, STATE_CONNECTED)] + await self._relay(
+                rt, dispatcher, tracker, language
+            )
+        question = tracker.latest_message.get("text") or ""
+        email = known_email(tracker, SLOT_EMAIL)
+        if email is None and rt.config.email.required:
+            dispatcher.utter_message(text=rt.messages.text("ask_email", language))
+            return [
+                ActiveLoop(LOOP),
+                SlotSet(SLOT_STATE, STATE_ASKING_EMAIL),
+                SlotSet(SLOT_LANGUAGE, language),
+                SlotSet(SLOT_QUESTION, question),
+                SlotSet(SLOT_EMAIL_ATTEMPTS, 0),
+            ]
+        return await self._connect(rt, dispatcher, tracker, language, email or "", question)
+
+    async def _collect_email(
+        self, rt: Runtime, dispatcher: CollectingDispatcher, tracker: Tracker, language: str
+    ) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        if latest_intent(tracker) == INTENT_END or rt.messages.is_end_phrase(text):
+            dispatcher.utter_message(text=rt.messages.text("handoff_cancelled", language))
+            return ended()
+        email = find_email(text)
+        if email is None:
+            attempts = int(tracker.get_slot(SLOT_EMAIL_ATTEMPTS) or 0) + 1
+            if attempts >= rt.config.email.max_attempts:
+                dispatcher.utter_message(text=rt.messages.text("email_gave_up", language))
+                return ended()
+            dispatcher.utter_message(text=rt.messages.text("invalid_email", language))
+            return [SlotSet(SLOT_EMAIL_ATTEMPTS, attempts)]
+        question = tracker.get_slot(SLOT_QUESTION) or ""
+        return await self._connect(rt, dispatcher, tracker, language, email, question)
+
+    async def _connect(
+        self,
+        rt: Runtime,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        language: str,
+        email: str,
+        question: str,
+    ) -> list[EventType]:
+        # The exchanges before the request; the request itself is the question.
+        history = transcript(events_before(session_events(tracker), question), rt.config.transcript_rounds)
+        handoff = await rt.service.open(
+            sender_id=tracker.sender_id,
+            email=email,
+            language=language,
+            transcript=history,
+            latest_question=question,
+        )
+        if await rt.service.was_refused(handoff):
+            dispatcher.utter_message(text=rt.messages.text("disabled", language))
+            await rt.service.finish(handoff, CloseReason.BOT_ENDED, tell_desk=False)
+            return ended() + [SlotSet(SLOT_EMAIL, email)]
+        dispatcher.utter_message(
+            text=rt.messages.text("connecting", language),
+            buttons=[{"title": rt.messages.text("end_button", language), "payload": f"/{INTENT_END}"}],
+        )
+        return [
+            ActiveLoop(LOOP),
+            SlotSet(SLOT_STATE, STATE_CONNECTED),
+            SlotSet(SLOT_EMAIL, email),
+            SlotSet(SLOT_LANGUAGE, language),
+            SlotSet(SLOT_QUESTION, None),
+            SlotSet(SLOT_EMAIL_ATTEMPTS, None),
+        ]
+
+    # -- connected -----------------------------------------------------------
+
+    async def _relay(
+        self, rt: Runtime, dispatcher: CollectingDispatcher, tracker: Tracker, language: str
+    ) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        handoff = await rt.service.active(tracker.sender_id)
+        if handoff is None:
+            # The desk closed it a moment ago; its close event is on its way.
+            dispatcher.utter_message(text=rt.messages.text("agent_ended", language))
+            return ended()
+        if latest_intent(tracker) == INTENT_END or rt.messages.is_end_phrase(text):
+            await rt.service.finish(handoff, CloseReason.USER_CLOSED)
+            dispatcher.utter_message(text=rt.messages.text("user_ended", language))
+            return ended()
+        if text.strip() and not is_external(tracker.latest_message):
+            await rt.service.relay(handoff, text)
+        return []
+
+    async def _desk_event(
+        self, rt: Runtime, dispatcher: CollectingDispatcher, tracker: Tracker, language: str
+    ) -> list[EventType]:
+        event_id = entity(tracker, ENTITY_EVENT_ID)
+        if not event_id or already_handled(tracker, event_id):
+            return [SlotSet(EVENT_ID_SLOT, event_id)] if event_id else []
+        acknowledged = [SlotSet(EVENT_ID_SLOT, event_id)]
+        if show_desk_event(rt, dispatcher, tracker, language):
+            return acknowledged + ended()
+        return acknowledged
+

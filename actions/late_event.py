@@ -1,0 +1,36 @@
+"""`action_handoff_late_event`: a desk event that arrives after the loop ended.
+
+The user closed the chat while the agent was still typing, say. The agent's
+words are still shown (nothing the desk sent is dropped); a late close is
+only acknowledged, the user was already told the chat ended.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from handoff_connectors.core.handoffs import ENTITY_EVENT_ID, ENTITY_TEXT, INTENT_AGENT_MESSAGE
+from handoff_connectors.core.rasa import EVENT_ID_SLOT
+
+from .conversation import latest_intent
+from .handoff_loop import LISTEN, already_handled, entity
+from .names import LATE_EVENT_ACTION
+
+
+class HandoffLateEvent(Action):
+    def name(self) -> str:
+        return LATE_EVENT_ACTION
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        event_id = entity(tracker, ENTITY_EVENT_ID)
+        if not event_id:
+            return [LISTEN]
+        if not already_handled(tracker, event_id) and latest_intent(tracker) == INTENT_AGENT_MESSAGE:
+            dispatcher.utter_message(text=entity(tracker, ENTITY_TEXT) or "", handoff_event_id=event_id)
+        return [SlotSet(EVENT_ID_SLOT, event_id), LISTEN]
