@@ -1,0 +1,97 @@
+"""The `rasa-handoff` command.
+
+    rasa-handoff sidecar [--config handoff.yml]   receive desk webhooks, push to Rasa
+    rasa-handoff check-config [--config ...]      validate handoff.yml and exit
+    rasa-handoff init BOT_DIR                     add the handoff domain and data to a bot
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+from .core.config import ConfigError, load_config
+
+BUNDLE = Path(__file__).parent / "bundle"
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL at INFO, and Rasa's token travels in the URL.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def _sidecar(args: argparse.Namespace) -> int:
+    from .sidecar import create_app
+
+    config = load_config(args.config)
+    app = create_app(config)
+    app.run(
+        host=args.host or config.sidecar.host,
+        port=args.port or config.sidecar.port,
+        single_process=True,
+        motd=False,
+        access_log=False,
+    )
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    print(f"ok: connector {config.connector}, store {config.store.type}, Rasa at {config.rasa.url}")
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    bot = Path(args.bot_dir)
+    targets = {
+        BUNDLE / "domain.yml": bot / "domain" / "handoff.yml",
+        BUNDLE / "data" / "nlu.yml": bot / "data" / "handoff_nlu.yml",
+        BUNDLE / "data" / "rules.yml": bot / "data" / "handoff_rules.yml",
+        BUNDLE / "handoff.example.yml": bot / "handoff.yml",
+    }
+    for source, target in targets.items():
+        if target.exists() and not args.force:
+            print(f"kept {target} (exists; --force overwrites)")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        print(f"wrote {target}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rasa-handoff", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--log-level", default="info")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sidecar = commands.add_parser("sidecar", help="run the webhook receiver")
+    sidecar.add_argument("--config", help="path to handoff.yml (default: $HANDOFF_CONFIG or ./handoff.yml)")
+    sidecar.add_argument("--host")
+    sidecar.add_argument("--port", type=int)
+    sidecar.set_defaults(run=_sidecar)
+
+    check = commands.add_parser("check-config", help="validate handoff.yml")
+    check.add_argument("--config")
+    check.set_defaults(run=_check_config)
+
+    init = commands.add_parser("init", help="add handoff's domain, data and config to a bot")
+    init.add_argument("bot_dir")
+    init.add_argument("--force", action="store_true")
+    init.set_defaults(run=_init)
+
+    args = parser.parse_args(argv)
+    _configure_logging(args.log_level)
+    try:
+        return args.run(args)
+    except ConfigError as error:
+        print(f"rasa-handoff: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

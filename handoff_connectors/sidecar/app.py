@@ -1,0 +1,75 @@
+"""The sidecar's HTTP app (Sanic, which rasa-sdk already brings).
+
+Routes: each connector's webhook paths, and `GET /health`. A webhook is
+verified by its connector before anything else; a forged or malformed one is
+answered 4xx and reaches nobody.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse, json
+
+from ..core.config import HandoffConfig
+from ..core.contract import ConversationClosed, WebhookRejected, WebhookRequest
+from ..core.handoffs import HandoffService
+from ..core.store import open_store
+from ..registry import connector_class, create_connector, create_rasa_client
+from .pump import Pump
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar") -> Sanic:
+    app = Sanic(name)
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+
+    @app.before_server_start
+    async def open_resources(app: Sanic) -> None:
+        store = open_store(config.store)
+        connector = create_connector(config, store)
+        app.ctx.service = HandoffService(store, connector, create_rasa_client(config))
+        app.ctx.pump = Pump(app.ctx.service, config.sidecar.poll_interval, config.sidecar.max_retry_delay)
+        app.ctx.pump_task = asyncio.create_task(app.ctx.pump.run_forever())
+
+    @app.after_server_stop
+    async def close_resources(app: Sanic) -> None:
+        app.ctx.pump_task.cancel()
+        await app.ctx.pump.stop()
+        service: HandoffService = app.ctx.service
+        await service.connector.aclose()
+        await service.rasa.aclose()
+        await service.store.close()
+
+    async def health(request: Request) -> HTTPResponse:
+        return json({"status": "ok", "connector": config.connector})
+
+    async def webhook(request: Request) -> HTTPResponse:
+        service: HandoffService = request.app.ctx.service
+        inbound = WebhookRequest(
+            method=request.method,
+            path=request.path,
+            headers={key.lower(): value for key, value in request.headers.items()},
+            body=request.body or b"",
+        )
+        try:
+            reply = await service.connector.parse_webhook(inbound)
+        except WebhookRejected as rejected:
+            logger.warning("Rejected %s %s: %s", request.method, request.path, rejected.reason)
+            return json({"code": rejected.status, "message": rejected.reason}, status=rejected.status)
+        unknown = []
+        for event in reply.events:
+            if await service.accept(event) is None and not isinstance(event, ConversationClosed):
+                unknown.append(event.desk_conversation_id)
+        request.app.ctx.pump.wake()
+        if unknown and len(unknown) == len(reply.events):
+            return json({"code": 404, "message": "no active handoff for this conversation"}, status=404)
+        return json(reply.body, status=reply.status)
+
+    app.add_route(health, "/health", methods=["GET"], name="health")
+    for index, (method, path) in enumerate(connector_class(config).webhook_routes):
+        app.add_route(webhook, path, methods=[method], name=f"webhook_{index}")
+    return app
