@@ -1,0 +1,168 @@
+"""A whole handoff deployment on this machine, for end-to-end tests.
+
+Real Rasa Open Source 3.6.21 (its own venv, the callback channel, a SQL
+tracker store so it survives a restart), the real rasa-sdk action server with
+rasa_handoff_actions, the real sidecar, and the reference webhook desk.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Optional
+
+import httpx
+import yaml
+
+from handoff_connectors.rasa_runtime import processes
+from handoff_connectors.rasa_runtime.processes import Service, free_port
+from tests.support.http_recorder import RecordingServer
+from tests.support.reference_desk import ReferenceDesk
+
+DESK_KEY = "e2e-desk-key-0f3a9c"
+RASA_TOKEN = "e2e-rasa-token-77d1"
+
+
+class Deployment:
+    def __init__(self, rasa: Path, model: Path, project: Path, workdir: Path) -> None:
+        self.rasa_exe, self.model, self.project, self.workdir = rasa, model, project, workdir
+        self.logs = workdir / "logs"
+        self.desk = ReferenceDesk(api_key=DESK_KEY, basic_auth=("rasa", "desk-password"))
+        self.user_channel = RecordingServer()
+        self.rasa_port, self.action_port, self.sidecar_port = free_port(), free_port(), free_port()
+        self.config_path = workdir / "handoff.yml"
+        self.services: dict[str, Service] = {}
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> "Deployment":
+        self.desk.__enter__()
+        self.user_channel.__enter__()
+        self.config_path.write_text(yaml.safe_dump(self._config()))
+        processes.write_rasa_endpoints(
+            self.project,
+            self.action_port,
+            f"callback:\n  url: {self.user_channel.url}/bot\nrest:\n",
+        )
+        self.services["actions"] = processes.action_server(self.action_port, self.config_path, self.logs).start()
+        self.services["sidecar"] = processes.sidecar(self.sidecar_port, self.config_path, self.logs).start()
+        self.start_rasa()
+        self.desk.sidecar_url = f"http://127.0.0.1:{self.sidecar_port}"
+        return self
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "connector": "webhook",
+            "transcript_rounds": 3,
+            "rasa": {"url": f"http://127.0.0.1:{self.rasa_port}", "token": "${E2E_RASA_TOKEN:-" + RASA_TOKEN + "}", "timeout": 60},
+            "store": {"path": str(self.workdir / "handoff.sqlite")},
+            "sidecar": {"max_retry_delay": 2},
+            "connectors": {
+                "webhook": {
+                    "url": self.desk.url,
+                    "api_key": DESK_KEY,
+                    "username": "rasa",
+                    "password": "desk-password",
+                    "bot_id": "e2e-bot",
+                }
+            },
+        }
+
+    def start_rasa(self) -> None:
+        self.services["rasa"] = processes.rasa_server(
+            self.rasa_exe, self.model, self.project, self.rasa_port, self.logs, token=RASA_TOKEN
+        ).start(timeout=240)
+
+    def stop_rasa(self) -> None:
+        self.services.pop("rasa").stop()
+
+    def stop(self) -> None:
+        for service in reversed(list(self.services.values())):
+            service.stop()
+        self.user_channel.__exit__(None, None, None)
+        self.desk.__exit__(None, None, None)
+
+    # -- the user's side ---------------------------------------------------------
+
+    def new_user(self) -> "User":
+        return User(self, f"user-{uuid.uuid4().hex[:10]}")
+
+    def bot_messages(self, sender_id: str) -> list[dict]:
+        return [
+            r.json() for r in self.user_channel.matching("/bot") if r.json().get("recipient_id") == sender_id
+        ]
+
+    def tracker(self, sender_id: str) -> dict:
+        response = httpx.get(
+            f"http://127.0.0.1:{self.rasa_port}/conversations/{sender_id}/tracker",
+            params={"token": RASA_TOKEN},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def log(self, name: str) -> str:
+        return self.services[name].log_path.read_text(errors="replace") if name in self.services else ""
+
+
+class User:
+    """One person chatting with the bot through Rasa's callback channel."""
+
+    def __init__(self, deployment: Deployment, sender_id: str) -> None:
+        self.deployment = deployment
+        self.sender_id = sender_id
+        self._seen = 0
+
+    def say(self, text: str, metadata: Optional[dict] = None, expect: int = 1, timeout: float = 30) -> list[str]:
+        """Send `text`; return the texts of the next `expect` bot messages."""
+        payload = {"sender": self.sender_id, "message": text}
+        if metadata:
+            payload["metadata"] = metadata
+        response = httpx.post(
+            f"http://127.0.0.1:{self.deployment.rasa_port}/webhooks/callback/webhook", json=payload, timeout=60
+        )
+        response.raise_for_status()
+        return self.next_messages(expect, timeout) if expect else []
+
+    def say_rest(self, text: str, metadata: Optional[dict] = None) -> list[str]:
+        """Send through Rasa's REST channel, which (unlike callback) keeps message metadata."""
+        payload = {"sender": self.sender_id, "message": text, "metadata": metadata or {}}
+        response = httpx.post(
+            f"http://127.0.0.1:{self.deployment.rasa_port}/webhooks/rest/webhook", json=payload, timeout=60
+        )
+        response.raise_for_status()
+        return [m.get("text") or "" for m in response.json()]
+
+    def next_messages(self, count: int = 1, timeout: float = 30) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            messages = self.messages()
+            if len(messages) >= self._seen + count:
+                fresh = messages[self._seen : self._seen + count]
+                self._seen += count
+                return [m.get("text") or "" for m in fresh]
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"expected {count} new bot message(s) for {self.sender_id}, "
+                    f"got {[m.get('text') for m in messages[self._seen:]]}"
+                )
+            time.sleep(0.1)
+
+    def messages(self) -> list[dict]:
+        return self.deployment.bot_messages(self.sender_id)
+
+    def assert_quiet(self, seconds: float = 1.5) -> None:
+        """No new bot message arrives within `seconds`."""
+        time.sleep(seconds)
+        extra = self.messages()[self._seen :]
+        assert not extra, f"unexpected bot messages: {[m.get('text') for m in extra]}"
+
+    def desk_conversation(self) -> dict:
+        """The establish call the desk got for this user."""
+        found = [
+            c for c in self.deployment.desk.received("/conversation/establish")
+            if c["user_info"]["user_id"] == self.sender_id
+        ]
+        assert found, f"the desk has no conversation for {self.sender_id}"
+        return found[-1]
