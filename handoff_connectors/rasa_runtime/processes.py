@@ -105,23 +105,38 @@ def rasa_server(
     )
 
 
-def action_server(port: int, config: Path, log_dir: Path) -> Service:
+def action_server(port: int, config: Path, log_dir: Path, env: Optional[dict[str, str]] = None) -> Service:
     return Service(
         name="action server",
         command=[sys.executable, "-m", "rasa_sdk", "--actions", "rasa_handoff_actions", "--port", str(port)],
         health_url=f"http://127.0.0.1:{port}/health",
         log_path=log_dir / "actions.log",
-        env={"HANDOFF_CONFIG": str(config)},
+        env={**(env or {}), "HANDOFF_CONFIG": str(config)},
     )
 
 
-def sidecar(port: int, config: Path, log_dir: Path) -> Service:
+def sidecar(
+    port: int, config: Path, log_dir: Path, env: Optional[dict[str, str]] = None, demo_chat: bool = False
+) -> Service:
+    command = [sys.executable, "-m", "handoff_connectors.cli", "sidecar", "--config", str(config), "--port", str(port)]
+    if demo_chat:
+        command.append("--demo-chat")
     return Service(
         name="sidecar",
-        command=[sys.executable, "-m", "handoff_connectors.cli", "sidecar", "--config", str(config), "--port", str(port)],
+        command=command,
         health_url=f"http://127.0.0.1:{port}/health",
         log_path=log_dir / "sidecar.log",
+        env=env or {},
     )
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def write_rasa_endpoints(project: Path, action_port: int, credentials: str) -> None:

@@ -18,12 +18,13 @@ from ..core.contract import ConversationClosed, WebhookRejected, WebhookRequest
 from ..core.handoffs import HandoffService
 from ..core.store import open_store
 from ..registry import connector_class, create_connector, create_rasa_client
+from ..local.inbox import Inbox, attach_inbox
 from .pump import Pump
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar") -> Sanic:
+def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_chat: bool = False) -> Sanic:
     app = Sanic(name)
     app.config.FALLBACK_ERROR_FORMAT = "json"
 
@@ -34,6 +35,11 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar") -> San
         app.ctx.service = HandoffService(store, connector, create_rasa_client(config))
         app.ctx.pump = Pump(app.ctx.service, config.sidecar.poll_interval, config.sidecar.max_retry_delay)
         app.ctx.pump_task = asyncio.create_task(app.ctx.pump.run_forever())
+        if config.connector == "local":
+            token = config.connectors.local.token
+            if not token or not token.get_secret_value():
+                logger.warning("connectors.local.token is not set: the agent inbox refuses everyone")
+            app.ctx.inbox = Inbox(connector.desk, token.get_secret_value() if token else None, app.ctx.service.accept)
 
     @app.after_server_stop
     async def close_resources(app: Sanic) -> None:
@@ -70,6 +76,12 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar") -> San
         return json(reply.body, status=reply.status)
 
     app.add_route(health, "/health", methods=["GET"], name="health")
+    if config.connector == "local":
+        attach_inbox(app, lambda: app.ctx.inbox)
+    if demo_chat:
+        from ..demo.chat import attach_demo_chat
+
+        attach_demo_chat(app, config.rasa.url)
     for index, (method, path) in enumerate(connector_class(config).webhook_routes):
         app.add_route(webhook, path, methods=[method], name=f"webhook_{index}")
     return app
