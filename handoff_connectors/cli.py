@@ -3,6 +3,7 @@
     rasa-handoff sidecar [--config handoff.yml]   receive desk webhooks, push to Rasa
     rasa-handoff check-config [--config ...]      validate handoff.yml and exit
     rasa-handoff init BOT_DIR                     add the handoff domain and data to a bot
+    rasa-handoff demo                             a real Rasa demo bot + the local agent inbox
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def _sidecar(args: argparse.Namespace) -> int:
     from .sidecar import create_app
 
     config = load_config(args.config)
-    app = create_app(config)
+    app = create_app(config, demo_chat=args.demo_chat)
     app.run(
         host=args.host or config.sidecar.host,
         port=args.port or config.sidecar.port,
@@ -38,6 +39,12 @@ def _sidecar(args: argparse.Namespace) -> int:
         access_log=False,
     )
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo.runner import DemoPorts, run_demo
+
+    return run_demo(DemoPorts(args.rasa_port, args.actions_port, args.sidecar_port))
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -73,7 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     sidecar.add_argument("--config", help="path to handoff.yml (default: $HANDOFF_CONFIG or ./handoff.yml)")
     sidecar.add_argument("--host")
     sidecar.add_argument("--port", type=int)
+    sidecar.add_argument("--demo-chat", action="store_true", help=argparse.SUPPRESS)
     sidecar.set_defaults(run=_sidecar)
+
+    demo = commands.add_parser("demo", help="run a demo bot with handoff to the built-in agent inbox")
+    demo.add_argument("--rasa-port", type=int, default=5005)
+    demo.add_argument("--actions-port", type=int, default=5055)
+    demo.add_argument("--sidecar-port", type=int, default=5056)
+    demo.set_defaults(run=_demo)
 
     check = commands.add_parser("check-config", help="validate handoff.yml")
     check.add_argument("--config")
