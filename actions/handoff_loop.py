@@ -127,6 +127,10 @@ class HandoffLoop(Action):
         if not rt.config.enabled:
             dispatcher.utter_message(text=rt.messages.text("disabled", language))
             return [LISTEN]
+        connector = rt.service.connector
+        if connector.capabilities.availability and await connector.agents_available(None) is False:
+            dispatcher.utter_message(text=rt.messages.text("no_agents", language))
+            return [LISTEN]
         if await rt.service.active(tracker.sender_id):
             # Asked again while connected: the request itself goes to the agent.
             return [ActiveLoop(LOOP), SlotSet(SLOT_STATE, STATE_CONNECTED)] + await self._relay(

@@ -11,6 +11,7 @@ LANGUAGES = ("en", "es", "fr", "de")
 
 DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
     "en": {
+        "no_agents": "There are no agents available at this time. When one becomes available, we'll connect you.",
         "agent_joined": "{agent} has joined the chat.",
         "agent_default_name": "An agent",
         "ask_email": "Before I connect you with a person, what is your email address?",
@@ -24,6 +25,7 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "end_button": "End chat",
     },
     "es": {
+        "no_agents": "No hay agentes disponibles en este momento. Cuando haya uno disponible, te pondremos en contacto.",
         "agent_joined": "{agent} se ha unido al chat.",
         "agent_default_name": "Un agente",
         "ask_email": "Antes de ponerte en contacto con una persona, ¿cuál es tu correo electrónico?",
@@ -37,6 +39,7 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "end_button": "Terminar chat",
     },
     "fr": {
+        "no_agents": "Aucun agent n'est disponible pour le moment. Dès qu'un agent sera disponible, nous vous mettrons en relation.",
         "agent_joined": "{agent} a rejoint la discussion.",
         "agent_default_name": "Un agent",
         "ask_email": "Avant de vous mettre en relation avec une personne, quelle est votre adresse e-mail ?",
@@ -50,6 +53,7 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "end_button": "Terminer la discussion",
     },
     "de": {
+        "no_agents": "Derzeit ist kein Mitarbeiter verfügbar. Sobald einer verfügbar ist, verbinden wir Sie.",
         "agent_joined": "{agent} ist dem Chat beigetreten.",
         "agent_default_name": "Ein Mitarbeiter",
         "ask_email": "Bevor ich Sie mit einer Person verbinde: Wie lautet Ihre E-Mail-Adresse?",
