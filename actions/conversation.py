@@ -81,10 +81,14 @@ def transcript(events: list[dict[str, Any]], rounds: int) -> list[Turn]:
         text = (event.get("text") or "").strip()
         if not text:
             continue
-        if event.get("event") == "user" and not is_external(event) and not text.startswith("/"):
-            exchanges.append([Turn(Speaker.USER, text)])
+        if event.get("event") == "user":
+            said = not is_external(event) and not text.startswith("/")
+            # A pushed event or a button payload still starts a new exchange,
+            # so the answers to it never join the user's previous question.
+            exchanges.append([Turn(Speaker.USER, text)] if said else [])
         elif event.get("event") == "bot" and exchanges:
             exchanges[-1].append(Turn(Speaker.BOT, text))
+    exchanges = [exchange for exchange in exchanges if exchange and exchange[0].speaker is Speaker.USER]
     chosen = exchanges[-rounds:] if rounds else []
     return [turn for exchange in chosen for turn in exchange]
 

@@ -86,6 +86,14 @@ class WebhookConnectorSettings(_Strict):
 
     _check_url = field_validator("url")(_http_url)
 
+    @field_validator("api_key")
+    @classmethod
+    def _key_is_set(cls, value: SecretStr) -> SecretStr:
+        # An empty key would accept any "Authorization: Bearer" header.
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
     @model_validator(mode="after")
     def _basic_auth_is_whole(self) -> "WebhookConnectorSettings":
         if (self.username is None) != (self.password is None):
@@ -157,10 +165,12 @@ def _expand_env(node: Any, path: str) -> Any:
 
     def substitute(match: re.Match) -> str:
         name, default = match.group(1), match.group(2)
-        if name in os.environ:
-            return os.environ[name]
-        if default is not None:
+        value = os.environ.get(name)
+        # As in a shell: `:-` also applies when the variable is set but empty.
+        if default is not None and not value:
             return default
+        if value is not None:
+            return value
         raise ConfigError(
             f"{path}: environment variable {name} is not set "
             f"(the field reads ${{{name}}})"
