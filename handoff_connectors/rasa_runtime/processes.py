@@ -18,6 +18,8 @@ from typing import Optional
 
 import httpx
 
+from .venv import rasa_environment
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -101,7 +103,7 @@ def rasa_server(
         health_url=f"http://127.0.0.1:{port}/",
         log_path=log_dir / "rasa.log",
         cwd=project,
-        env={"TF_CPP_MIN_LOG_LEVEL": "3"},
+        env=rasa_environment(),
     )
 
 

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .venv import Progress, home
+from .venv import Progress, home, rasa_environment
 
 DEMO_BOT = Path(__file__).with_name("demo_bot")
 BUNDLE = Path(__file__).parent.parent / "bundle"
@@ -60,6 +60,7 @@ def train(rasa: Path, project: Path, progress: Progress = print) -> Path:
             "--fixed-model-name", name,
         ],
         cwd=project,
+        env=rasa_environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

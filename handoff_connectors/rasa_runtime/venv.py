@@ -78,6 +78,17 @@ def ensure_rasa(progress: Progress = print) -> Path:
     return rasa_executable()
 
 
+def rasa_environment() -> dict[str, str]:
+    """The environment every Rasa command runs with: no telemetry, no error
+    reports to Rasa's servers (this Rasa talks to this machine only), quiet TensorFlow."""
+    return {
+        **os.environ,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    }
+
+
 def _pip() -> str:
     return str(venv_dir() / "bin" / "pip")
 

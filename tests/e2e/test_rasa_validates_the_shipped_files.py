@@ -1,0 +1,44 @@
+"""`rasa data validate` on the shipped domain and data, alone and merged into a bot."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from handoff_connectors.rasa_runtime.project import DEMO_BOT
+from handoff_connectors.rasa_runtime.venv import rasa_environment
+
+REPO = Path(__file__).resolve().parents[2]
+# The one warning we expect and document: intents pushed by the sidecar have no NLU examples.
+EXPECTED_WARNING = re.compile(r"The intent 'EXTERNAL_handoff_\w+' is listed in the domain file, but is not found in the NLU training data")
+
+
+def validate(rasa: Path, cwd: Path, domain: str, data: str) -> list[str]:
+    result = subprocess.run(
+        [str(rasa), "data", "validate", "--domain", domain, "--data", data, "--fail-on-warnings"],
+        cwd=cwd, env=rasa_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    warnings = [line for line in result.stdout.splitlines() if "UserWarning" in line]
+    unexpected = [line for line in warnings if not EXPECTED_WARNING.search(line)]
+    assert not unexpected, "\n".join(unexpected)
+    assert len(warnings) == 3, result.stdout[-3000:]
+    return warnings
+
+
+@pytest.mark.e2e
+def test_shipped_domain_and_data_validate_alone(rasa_project, tmp_path: Path):
+    rasa, _, _ = rasa_project
+    shutil.copyfile(DEMO_BOT / "config.yml", tmp_path / "config.yml")
+    shutil.copyfile(REPO / "domain.yml", tmp_path / "domain.yml")
+    shutil.copytree(REPO / "data", tmp_path / "data")
+    validate(rasa, tmp_path, "domain.yml", "data")
+
+
+@pytest.mark.e2e
+def test_merged_into_a_bot_they_validate(rasa_project):
+    rasa, _, project = rasa_project
+    validate(rasa, project, "domain", "data")
