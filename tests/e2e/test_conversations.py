@@ -180,3 +180,35 @@ def test_forged_agent_reply_reaches_nobody(deployment: Deployment, user: User):
     )
     assert forged.status_code == 401
     user.assert_quiet(2)
+
+
+def test_a_new_session_keeps_the_live_handoff(deployment: Deployment, user: User):
+    import httpx
+
+    conversation_id = connect(user)
+    # What Rasa does when a session expires: run action_session_start, which
+    # starts a fresh tracker session (dropping the active loop)...
+    started = httpx.post(
+        f"http://127.0.0.1:{deployment.rasa_port}/conversations/{user.sender_id}/execute",
+        params={"token": "e2e-rasa-token-77d1", "output_channel": "callback"},
+        json={"name": "action_session_start"},
+        timeout=60,
+    )
+    assert started.status_code == 200
+    events = deployment.tracker(user.sender_id)["events"]
+    assert events[-1]["event"] == "action" and events[-1]["name"] == "action_listen"
+    restart = max(i for i, e in enumerate(events) if e["event"] == "session_started")
+    assert {"event": "active_loop", "name": "handoff_loop"}.items() <= next(
+        e for e in events[restart:] if e["event"] == "active_loop"
+    ).items()
+    # ...and the handoff goes on: the next message is the agent's, not the bot's.
+    user.say("still there?", expect=0)
+    deployment.desk.server.wait_for(
+        lambda _: any(
+            c["body"] == "still there?" and c["conversation_id"] == conversation_id
+            for c in deployment.desk.received("/chat")
+        )
+    )
+    user.assert_quiet()
+    deployment.desk.reply(conversation_id, "Yes, still here.")
+    assert user.next_messages(1) == ["Yes, still here."]
