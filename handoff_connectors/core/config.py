@@ -8,8 +8,10 @@ landed in the wrong field is not printed either.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
+import zoneinfo
 import re
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -115,6 +117,103 @@ class EmailSettings(_Strict):
     max_attempts: PositiveInt = 3
 
 
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _clock_time(value: Any) -> Any:
+    # YAML reads an unquoted 09:00 as a number of minutes (sexagesimal 1.1 ints).
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value // 60:02d}:{value % 60:02d}"
+    if isinstance(value, str) and re.fullmatch(r"\d:\d\d", value.strip()):
+        return f"0{value.strip()}"
+    return value
+
+
+class ServiceHoursRule(_Strict):
+    """Weekly (`days`) or custom (`date`), with a time range."""
+
+    days: Optional[list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]]] = None
+    date: Optional[datetime.date] = None
+    from_: datetime.time = Field(alias="from")
+    to: datetime.time
+    overnight: bool = False
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    _hhmm = field_validator("from_", "to", mode="before")(_clock_time)
+
+    @model_validator(mode="after")
+    def _shape(self) -> "ServiceHoursRule":
+        if (self.days is None) == (self.date is None):
+            raise ValueError("give either days (weekly) or date (custom), not both or neither")
+        if self.days is not None and not self.days:
+            raise ValueError("days: name at least one day")
+        ends_at_midnight = self.to == datetime.time(0, 0)
+        if self.to <= self.from_ and not ends_at_midnight and not self.overnight:
+            raise ValueError(
+                f"to ({self.to:%H:%M}) is not after from ({self.from_:%H:%M}); "
+                "set overnight: true for a window that crosses midnight"
+            )
+        if self.overnight and self.to > self.from_:
+            raise ValueError("overnight: true but the window does not cross midnight")
+        return self
+
+    def to_rule(self):
+        from .service_hours import Rule
+
+        days = frozenset(_DAY_NAMES.index(day) for day in self.days or ())
+        return Rule(start=self.from_, end=self.to, days=days, date=self.date)
+
+
+class ServiceHoursSettings(_Strict):
+    timezone: str = "UTC"
+    rules: list[ServiceHoursRule] = Field(default_factory=list, max_length=10)
+    show_next_opening: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. Europe/Madrid)") from None
+        return value
+
+
+class TimeoutSettings(_Strict):
+    # No agent reply this long after the request: ask the user to end or keep waiting.
+    waiting: PositiveFloat = 60.0
+    # This long without a user message after the agent's last one: end the handoff.
+    session: PositiveFloat = 180.0
+
+
+class PlannedEscalation(_Strict):
+    intent: Optional[str] = None
+    action: Optional[str] = None
+    routing: Optional[str] = None
+    message_to_agent: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> "PlannedEscalation":
+        if (self.intent is None) == (self.action is None):
+            raise ValueError("give either intent or action")
+        return self
+
+
+class FallbackEscalation(_Strict):
+    mode: Literal["handoff", "offer", "off"] = "offer"
+    after: PositiveInt = 2
+    routing: Optional[str] = None
+    message_to_agent: Optional[str] = None
+
+
+class EscalationSettings(_Strict):
+    routing: Optional[str] = None
+    message_to_agent: Optional[str] = None
+    planned: list[PlannedEscalation] = Field(default_factory=list)
+    fallback: FallbackEscalation = FallbackEscalation()
+
+
 class HandoffConfig(_Strict):
     enabled: bool = True
     connector: Literal["local", "webhook"] = "local"
@@ -125,6 +224,9 @@ class HandoffConfig(_Strict):
     email: EmailSettings = EmailSettings()
     end_phrases: dict[Language, list[str]] = Field(default_factory=dict)
     messages: dict[Language, dict[str, str]] = Field(default_factory=dict)
+    service_hours: Optional[ServiceHoursSettings] = None
+    timeouts: TimeoutSettings = TimeoutSettings()
+    escalation: EscalationSettings = EscalationSettings()
     rasa: RasaSettings = RasaSettings()
     store: StoreSettings = StoreSettings()
     sidecar: SidecarSettings = SidecarSettings()

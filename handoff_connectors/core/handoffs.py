@@ -18,6 +18,7 @@ from typing import Optional
 
 from .contract import (
     AgentJoined,
+    ServiceStatus,
     AgentMessage,
     CloseReason,
     Connector,
@@ -32,6 +33,7 @@ from .contract import (
 from .outbox import RetryLater, Undeliverable, dead_letter_queue, drain, new_owner
 from .rasa import RasaClient
 from .store import Store
+from .timers import SESSION, WAITING, Timers
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +44,12 @@ TO_RASA = "to_rasa:"
 INTENT_AGENT_MESSAGE = "EXTERNAL_handoff_agent_message"
 INTENT_AGENT_JOINED = "EXTERNAL_handoff_agent_joined"
 INTENT_CLOSED = "EXTERNAL_handoff_closed"
+INTENT_TIMEOUT = "EXTERNAL_handoff_timeout"
 # Entities those intents carry.
 ENTITY_EVENT_ID = "handoff_event_id"
 ENTITY_TEXT = "handoff_text"
 ENTITY_AGENT = "handoff_agent"
+ENTITY_TIMER = "handoff_timer"
 
 
 @dataclass
@@ -77,10 +81,21 @@ def _desk_key(connector: str, desk_conversation_id: str) -> str:
 
 
 class HandoffService:
-    def __init__(self, store: Store, connector: Connector, rasa: Optional[RasaClient] = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        connector: Connector,
+        rasa: Optional[RasaClient] = None,
+        waiting_timeout: float = 60.0,
+        session_timeout: float = 180.0,
+        clock=time.time,
+    ) -> None:
         self.store = store
         self.connector = connector
         self.rasa = rasa
+        self.timers = Timers(store, clock)
+        self.waiting_timeout = waiting_timeout
+        self.session_timeout = session_timeout
         self._owner = new_owner()
 
     # -- lookups -------------------------------------------------------------
@@ -140,15 +155,22 @@ class HandoffService:
             message_to_agent=message_to_agent,
             created_at=handoff.created_at,
         )
+        await self.timers.arm(handoff.handoff_id, sender_id, WAITING, self.waiting_timeout)
         await self._to_desk(handoff, {"op": "start", "request": _request_to_dict(request)})
         return handoff
 
     async def relay(self, handoff: Handoff, text: str) -> None:
+        # The user answered: the session timeout counts again from the agent's next message.
+        await self.timers.disarm(handoff.handoff_id, SESSION)
         message = {"message_id": uuid.uuid4().hex, "text": text, "sent_at": time.time()}
         await self._to_desk(handoff, {"op": "send", "message": message})
 
+    async def keep_waiting(self, handoff: Handoff) -> None:
+        await self.timers.arm(handoff.handoff_id, handoff.sender_id, WAITING, self.waiting_timeout)
+
     async def finish(self, handoff: Handoff, reason: CloseReason, tell_desk: bool = True) -> None:
         """End the handoff on our side; the desk hears of it after every pending message."""
+        await self.timers.disarm(handoff.handoff_id)
         await self.store.delete(_active_key(handoff.sender_id))
         if tell_desk:
             await self._to_desk(handoff, {"op": "close", "reason": reason.value})
@@ -179,7 +201,10 @@ class HandoffService:
                 await self._forget(handoff)
             else:
                 raise Undeliverable(f"unknown operation {operation['op']!r}")
+            await self.set_status(ServiceStatus.AVAILABLE)
         except DeskError as error:
+            if error.auth:
+                await self.set_status(ServiceStatus.UNAVAILABLE, str(error))
             if error.retryable:
                 logger.warning("%s desk unavailable, will retry: %s", self.connector.name, error)
                 raise RetryLater(str(error)) from None
@@ -187,6 +212,21 @@ class HandoffService:
                 # The desk already considers it closed; nothing more to tell it.
                 await self._forget(handoff)
             raise Undeliverable(f"{self.connector.name} refused {operation['op']}: {error}") from None
+
+    async def status(self) -> Optional[ServiceStatus]:
+        """What the last desk call said of the credentials (None before any)."""
+        stored = await self.store.get(f"status:{self.connector.name}")
+        return ServiceStatus(stored["status"]) if stored else None
+
+    async def set_status(self, status: ServiceStatus, reason: str = "") -> None:
+        if await self.status() == status:
+            return
+        if status is ServiceStatus.UNAVAILABLE:
+            # Logged once per change, and only the desk's answer: never a credential.
+            logger.error("%s is Unavailable: %s", self.connector.name, reason)
+        elif status is ServiceStatus.AVAILABLE and await self.status() is not None:
+            logger.info("%s is Available again", self.connector.name)
+        await self.store.put(f"status:{self.connector.name}", {"status": status.value, "at": time.time()})
 
     async def was_refused(self, handoff: Handoff) -> bool:
         """Whether the desk turned the handoff down (its start was parked)."""
@@ -221,6 +261,7 @@ class HandoffService:
         await self.store.push(TO_RASA + handoff.sender_id, item, once=item["id"])
         if isinstance(event, ConversationClosed):
             # Nothing more goes to the desk; the loop ends when Rasa sees the event.
+            await self.timers.disarm(handoff.handoff_id)
             await self.store.delete(_active_key(handoff.sender_id))
             await self._forget(handoff)
         return handoff
@@ -232,8 +273,38 @@ class HandoffService:
 
         async def push(item: dict) -> None:
             await self.rasa.trigger_intent(sender_id, item["intent"], item["entities"], item["id"])
+            if item["intent"] == INTENT_AGENT_MESSAGE:
+                await self._agent_spoke(item["handoff_id"])
 
         return await drain(self.store, queue, push, self._owner)
+
+    async def _agent_spoke(self, handoff_id: str) -> None:
+        """The user has seen an agent message: stop waiting, start the session clock."""
+        await self.timers.disarm(handoff_id, WAITING)
+        handoff = await self.record(handoff_id)
+        if handoff is not None and await self.active(handoff.sender_id) is not None:
+            await self.timers.arm(handoff_id, handoff.sender_id, SESSION, self.session_timeout)
+
+    async def fire_due_timers(self) -> int:
+        """Fire every timer that came due, each once. Returns how many fired."""
+        fired = 0
+        for timer in await self.timers.due():
+            if not await self.timers.claim(timer):
+                continue
+            handoff = await self.record(timer["handoff_id"])
+            if handoff is None or await self.active(handoff.sender_id) is None:
+                continue
+            if timer["kind"] == SESSION:
+                await self.finish(handoff, CloseReason.TIMEOUT)
+            item = {
+                "id": f"timer:{timer['id']}",
+                "handoff_id": handoff.handoff_id,
+                "intent": INTENT_TIMEOUT,
+                "entities": {ENTITY_EVENT_ID: f"timer:{timer['id']}", ENTITY_TIMER: timer["kind"]},
+            }
+            await self.store.push(TO_RASA + handoff.sender_id, item, once=item["id"])
+            fired += 1
+        return fired
 
 
 def _rasa_item(handoff: Handoff, event: DeskEvent, connector: str) -> dict:

@@ -11,6 +11,18 @@ LANGUAGES = ("en", "es", "fr", "de")
 
 DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
     "en": {
+        "out_of_hours": "Our agents aren't available right now.",
+        "out_of_hours_next": "Our agents aren't available right now. We're back on {opening}.",
+        "ask_keep_waiting": "No agent has answered yet. Would you like to keep waiting or end your request?",
+        "keep_waiting_button": "Keep waiting",
+        "end_request_button": "End request",
+        "keep_waiting_ok": "Okay, we'll keep looking for an agent.",
+        "session_timed_out": "The chat with the agent ended because there were no new messages. I'm back if you need anything else.",
+        "fallback_rephrase": "Sorry, I didn't understand that. Could you say it another way?",
+        "offer_handoff": "I'm having trouble understanding. Would you like to talk to a person?",
+        "offer_yes": "Yes, a person please",
+        "offer_no": "No, thanks",
+        "offer_declined": "Okay. What else can I help you with?",
         "no_agents": "There are no agents available at this time. When one becomes available, we'll connect you.",
         "agent_joined": "{agent} has joined the chat.",
         "agent_default_name": "An agent",
@@ -25,6 +37,18 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "end_button": "End chat",
     },
     "es": {
+        "out_of_hours": "Nuestros agentes no están disponibles en este momento.",
+        "out_of_hours_next": "Nuestros agentes no están disponibles en este momento. Volvemos el {opening}.",
+        "ask_keep_waiting": "Ningún agente ha respondido todavía. ¿Quieres seguir esperando o terminar tu solicitud?",
+        "keep_waiting_button": "Seguir esperando",
+        "end_request_button": "Terminar solicitud",
+        "keep_waiting_ok": "De acuerdo, seguimos buscando un agente.",
+        "session_timed_out": "El chat con el agente ha terminado porque no había mensajes nuevos. Sigo aquí si necesitas algo más.",
+        "fallback_rephrase": "Lo siento, no lo he entendido. ¿Puedes decirlo de otra manera?",
+        "offer_handoff": "Me está costando entenderte. ¿Quieres hablar con una persona?",
+        "offer_yes": "Sí, con una persona",
+        "offer_no": "No, gracias",
+        "offer_declined": "De acuerdo. ¿En qué más puedo ayudarte?",
         "no_agents": "No hay agentes disponibles en este momento. Cuando haya uno disponible, te pondremos en contacto.",
         "agent_joined": "{agent} se ha unido al chat.",
         "agent_default_name": "Un agente",
@@ -39,6 +63,18 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "end_button": "Terminar chat",
     },
     "fr": {
+        "out_of_hours": "Nos agents ne sont pas disponibles pour le moment.",
+        "out_of_hours_next": "Nos agents ne sont pas disponibles pour le moment. Nous serons de retour {opening}.",
+        "ask_keep_waiting": "Aucun agent n'a encore répondu. Voulez-vous continuer d'attendre ou mettre fin à votre demande ?",
+        "keep_waiting_button": "Continuer d'attendre",
+        "end_request_button": "Mettre fin à la demande",
+        "keep_waiting_ok": "D'accord, nous continuons à chercher un agent.",
+        "session_timed_out": "La discussion avec l'agent s'est terminée faute de nouveaux messages. Je suis là si vous avez besoin d'autre chose.",
+        "fallback_rephrase": "Désolé, je n'ai pas compris. Pouvez-vous le dire autrement ?",
+        "offer_handoff": "J'ai du mal à vous comprendre. Voulez-vous parler à une personne ?",
+        "offer_yes": "Oui, une personne",
+        "offer_no": "Non, merci",
+        "offer_declined": "D'accord. Que puis-je faire d'autre pour vous ?",
         "no_agents": "Aucun agent n'est disponible pour le moment. Dès qu'un agent sera disponible, nous vous mettrons en relation.",
         "agent_joined": "{agent} a rejoint la discussion.",
         "agent_default_name": "Un agent",
@@ -53,6 +89,18 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "end_button": "Terminer la discussion",
     },
     "de": {
+        "out_of_hours": "Unsere Mitarbeiter sind gerade nicht erreichbar.",
+        "out_of_hours_next": "Unsere Mitarbeiter sind gerade nicht erreichbar. Wir sind ab {opening} wieder da.",
+        "ask_keep_waiting": "Noch hat kein Mitarbeiter geantwortet. Möchten Sie weiter warten oder Ihre Anfrage beenden?",
+        "keep_waiting_button": "Weiter warten",
+        "end_request_button": "Anfrage beenden",
+        "keep_waiting_ok": "In Ordnung, wir suchen weiter nach einem Mitarbeiter.",
+        "session_timed_out": "Der Chat mit dem Mitarbeiter wurde beendet, weil keine neuen Nachrichten kamen. Ich bin wieder da, falls Sie noch etwas brauchen.",
+        "fallback_rephrase": "Entschuldigung, das habe ich nicht verstanden. Können Sie es anders formulieren?",
+        "offer_handoff": "Ich verstehe Sie leider nicht gut. Möchten Sie mit einer Person sprechen?",
+        "offer_yes": "Ja, mit einer Person",
+        "offer_no": "Nein, danke",
+        "offer_declined": "In Ordnung. Wobei kann ich sonst helfen?",
         "no_agents": "Derzeit ist kein Mitarbeiter verfügbar. Sobald einer verfügbar ist, verbinden wir Sie.",
         "agent_joined": "{agent} ist dem Chat beigetreten.",
         "agent_default_name": "Ein Mitarbeiter",
@@ -70,14 +118,29 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
 
 MESSAGE_KEYS = tuple(DEFAULT_MESSAGES["en"])
 
+WEEKDAYS: dict[str, tuple[str, ...]] = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
+    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
+    "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
+}
+
+# Typed answers to "keep waiting or end?" (matched whole, like the end phrases).
+DEFAULT_KEEP_WAITING_PHRASES: dict[str, list[str]] = {
+    "en": ["keep waiting", "wait", "i'll wait", "i will wait", "yes wait"],
+    "es": ["seguir esperando", "esperar", "espero", "sigo esperando"],
+    "fr": ["continuer d'attendre", "attendre", "j'attends", "je vais attendre"],
+    "de": ["weiter warten", "warten", "ich warte"],
+}
+
 # Typed phrases that end an active handoff. Matched whole (case, accents of
 # punctuation and surrounding spaces ignored), never by NLU: "I'm done with
 # this order" is a message for the agent, not a request to leave.
 DEFAULT_END_PHRASES: dict[str, list[str]] = {
-    "en": ["end chat", "end the chat", "stop chat", "end conversation", "back to the bot", "/end"],
-    "es": ["terminar chat", "terminar el chat", "finalizar chat", "salir del chat", "volver al bot"],
-    "fr": ["terminer la discussion", "terminer le chat", "fin de la discussion", "quitter le chat", "retour au bot"],
-    "de": ["chat beenden", "gespräch beenden", "zurück zum bot", "chat verlassen"],
+    "en": ["end chat", "end request", "end the chat", "stop chat", "end conversation", "back to the bot", "/end"],
+    "es": ["terminar chat", "terminar solicitud", "terminar el chat", "finalizar chat", "salir del chat", "volver al bot"],
+    "fr": ["terminer la discussion", "mettre fin à la demande", "terminer le chat", "fin de la discussion", "quitter le chat", "retour au bot"],
+    "de": ["chat beenden", "anfrage beenden", "gespräch beenden", "zurück zum bot", "chat verlassen"],
 }
 
 
@@ -100,6 +163,9 @@ class MessageCatalog:
             for language in LANGUAGES
             for phrase in [*DEFAULT_END_PHRASES[language], *end_phrases.get(language, [])]
         }
+        self._keep_waiting_phrases = {
+            normalise(phrase) for phrases in DEFAULT_KEEP_WAITING_PHRASES.values() for phrase in phrases
+        }
 
     def text(self, key: str, language: str, **values: str) -> str:
         texts = self._texts.get(language) or self._texts[self._default_language]
@@ -108,6 +174,14 @@ class MessageCatalog:
 
     def is_end_phrase(self, text: str) -> bool:
         return normalise(text) in self._end_phrases
+
+    def is_keep_waiting_phrase(self, text: str) -> bool:
+        return normalise(text) in self._keep_waiting_phrases
+
+    def moment(self, when, language: str) -> str:
+        """A weekday and time, such as "Monday 09:00", in the conversation's language."""
+        days = WEEKDAYS.get(language, WEEKDAYS["en"])
+        return f"{days[when.weekday()]} {when:%H:%M}"
 
 
 def normalise(text: str) -> str:

@@ -17,7 +17,7 @@ from ..core.config import HandoffConfig
 from ..core.contract import ConversationClosed, WebhookRejected, WebhookRequest
 from ..core.handoffs import HandoffService
 from ..core.store import open_store
-from ..registry import connector_class, create_connector, create_rasa_client
+from ..registry import connector_class, create_service
 from ..local.inbox import Inbox, attach_inbox
 from .pump import Pump
 
@@ -31,8 +31,8 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
     @app.before_server_start
     async def open_resources(app: Sanic) -> None:
         store = open_store(config.store)
-        connector = create_connector(config, store)
-        app.ctx.service = HandoffService(store, connector, create_rasa_client(config))
+        app.ctx.service = create_service(config, store, with_rasa=True)
+        connector = app.ctx.service.connector
         app.ctx.pump = Pump(app.ctx.service, config.sidecar.poll_interval, config.sidecar.max_retry_delay)
         app.ctx.pump_task = asyncio.create_task(app.ctx.pump.run_forever())
         if config.connector == "local":

@@ -36,6 +36,8 @@ class Pump:
         )
         while True:
             try:
+                if await self._service.fire_due_timers():
+                    self._wakeup.set()
                 for prefix, deliver in routes:
                     for queue in await self._service.store.queues(prefix):
                         if queue not in self._running and self._backoff.is_due(queue):
