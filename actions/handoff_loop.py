@@ -8,6 +8,7 @@ agent's messages come back through here; either side can end it.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any, Optional
 
@@ -20,10 +21,13 @@ from handoff_connectors.core.handoffs import (
     ENTITY_AGENT,
     ENTITY_EVENT_ID,
     ENTITY_TEXT,
+    ENTITY_TIMER,
     INTENT_AGENT_JOINED,
     INTENT_AGENT_MESSAGE,
     INTENT_CLOSED,
+    INTENT_TIMEOUT,
 )
+from handoff_connectors.core.timers import SESSION, WAITING
 from handoff_connectors.core.rasa import EVENT_ID_SLOT
 
 from .conversation import (
@@ -36,14 +40,19 @@ from .conversation import (
     session_events,
     transcript,
 )
+from .escalation import Escalation, escalation_for, refusal
 from .names import (
     INTENT_END,
+    INTENT_KEEP_WAITING,
     LOOP,
     SLOT_EMAIL,
     SLOT_EMAIL_ATTEMPTS,
     SLOT_LANGUAGE,
+    SLOT_NOTE,
     SLOT_QUESTION,
+    SLOT_ROUTING,
     SLOT_STATE,
+    STATE_ASKED_TO_WAIT,
     STATE_ASKING_EMAIL,
     STATE_CONNECTED,
 )
@@ -51,7 +60,7 @@ from .runtime import Runtime, runtime
 
 logger = logging.getLogger(__name__)
 
-DESK_INTENTS = (INTENT_AGENT_MESSAGE, INTENT_AGENT_JOINED, INTENT_CLOSED)
+DESK_INTENTS = (INTENT_AGENT_MESSAGE, INTENT_AGENT_JOINED, INTENT_CLOSED, INTENT_TIMEOUT)
 
 # Ends the action's turn: the bot waits for the user, whatever the policies think.
 LISTEN = FollowupAction("action_listen")
@@ -87,6 +96,18 @@ def show_desk_event(
     elif intent == INTENT_CLOSED:
         dispatcher.utter_message(text=rt.messages.text("agent_ended", language), handoff_event_id=event_id)
         return True
+    elif intent == INTENT_TIMEOUT and entity(tracker, ENTITY_TIMER) == SESSION:
+        dispatcher.utter_message(text=rt.messages.text("session_timed_out", language), handoff_event_id=event_id)
+        return True
+    elif intent == INTENT_TIMEOUT and entity(tracker, ENTITY_TIMER) == WAITING:
+        dispatcher.utter_message(
+            text=rt.messages.text("ask_keep_waiting", language),
+            buttons=[
+                {"title": rt.messages.text("keep_waiting_button", language), "payload": f"/{INTENT_KEEP_WAITING}"},
+                {"title": rt.messages.text("end_request_button", language), "payload": f"/{INTENT_END}"},
+            ],
+            handoff_event_id=event_id,
+        )
     return False
 
 
@@ -96,6 +117,8 @@ def ended() -> list[EventType]:
         SlotSet(SLOT_STATE, None),
         SlotSet(SLOT_QUESTION, None),
         SlotSet(SLOT_EMAIL_ATTEMPTS, None),
+        SlotSet(SLOT_ROUTING, None),
+        SlotSet(SLOT_NOTE, None),
         LISTEN,
     ]
 
@@ -117,6 +140,8 @@ class HandoffLoop(Action):
             return await self._desk_event(rt, dispatcher, tracker, language)
         if tracker.get_slot(SLOT_STATE) == STATE_ASKING_EMAIL:
             return await self._collect_email(rt, dispatcher, tracker, language)
+        if tracker.get_slot(SLOT_STATE) == STATE_ASKED_TO_WAIT:
+            return await self._answer_to_waiting(rt, dispatcher, tracker, language)
         return await self._relay(rt, dispatcher, tracker, language)
 
     # -- the user asked for a person ------------------------------------------
@@ -124,12 +149,10 @@ class HandoffLoop(Action):
     async def _activate(
         self, rt: Runtime, dispatcher: CollectingDispatcher, tracker: Tracker, language: str
     ) -> list[EventType]:
-        if not rt.config.enabled:
-            dispatcher.utter_message(text=rt.messages.text("disabled", language))
-            return [LISTEN]
-        connector = rt.service.connector
-        if connector.capabilities.availability and await connector.agents_available(None) is False:
-            dispatcher.utter_message(text=rt.messages.text("no_agents", language))
+        escalation = escalation_for(rt, tracker, language)
+        reason = await refusal(rt, escalation.routing, language, dt.datetime.now(dt.timezone.utc))
+        if reason is not None:
+            dispatcher.utter_message(text=reason)
             return [LISTEN]
         if await rt.service.active(tracker.sender_id):
             # Asked again while connected: the request itself goes to the agent.
@@ -146,8 +169,10 @@ class HandoffLoop(Action):
                 SlotSet(SLOT_LANGUAGE, language),
                 SlotSet(SLOT_QUESTION, question),
                 SlotSet(SLOT_EMAIL_ATTEMPTS, 0),
+                SlotSet(SLOT_ROUTING, escalation.routing),
+                SlotSet(SLOT_NOTE, escalation.message_to_agent),
             ]
-        return await self._connect(rt, dispatcher, tracker, language, email or "", question)
+        return await self._connect(rt, dispatcher, tracker, language, email or "", question, escalation)
 
     async def _collect_email(
         self, rt: Runtime, dispatcher: CollectingDispatcher, tracker: Tracker, language: str
@@ -165,7 +190,8 @@ class HandoffLoop(Action):
             dispatcher.utter_message(text=rt.messages.text("invalid_email", language))
             return [SlotSet(SLOT_EMAIL_ATTEMPTS, attempts)]
         question = tracker.get_slot(SLOT_QUESTION) or ""
-        return await self._connect(rt, dispatcher, tracker, language, email, question)
+        escalation = Escalation(tracker.get_slot(SLOT_ROUTING), tracker.get_slot(SLOT_NOTE))
+        return await self._connect(rt, dispatcher, tracker, language, email, question, escalation)
 
     async def _connect(
         self,
@@ -175,6 +201,7 @@ class HandoffLoop(Action):
         language: str,
         email: str,
         question: str,
+        escalation: Escalation,
     ) -> list[EventType]:
         # The exchanges before the request; the request itself is the question.
         history = transcript(events_before(session_events(tracker), question), rt.config.transcript_rounds)
@@ -184,6 +211,8 @@ class HandoffLoop(Action):
             language=language,
             transcript=history,
             latest_question=question,
+            routing=escalation.routing,
+            message_to_agent=escalation.message_to_agent,
         )
         if await rt.service.was_refused(handoff):
             dispatcher.utter_message(text=rt.messages.text("disabled", language))
@@ -200,6 +229,8 @@ class HandoffLoop(Action):
             SlotSet(SLOT_LANGUAGE, language),
             SlotSet(SLOT_QUESTION, None),
             SlotSet(SLOT_EMAIL_ATTEMPTS, None),
+            SlotSet(SLOT_ROUTING, None),
+            SlotSet(SLOT_NOTE, None),
         ]
 
     # -- connected -----------------------------------------------------------
@@ -221,6 +252,20 @@ class HandoffLoop(Action):
             await rt.service.relay(handoff, text)
         return []
 
+    async def _answer_to_waiting(
+        self, rt: Runtime, dispatcher: CollectingDispatcher, tracker: Tracker, language: str
+    ) -> list[EventType]:
+        """The user answers "keep waiting or end?" (anything else also keeps waiting)."""
+        text = tracker.latest_message.get("text") or ""
+        keeps_waiting = latest_intent(tracker) == INTENT_KEEP_WAITING or rt.messages.is_keep_waiting_phrase(text)
+        handoff = await rt.service.active(tracker.sender_id)
+        if handoff is not None:
+            await rt.service.keep_waiting(handoff)
+        if not keeps_waiting or handoff is None:
+            return [SlotSet(SLOT_STATE, STATE_CONNECTED)] + await self._relay(rt, dispatcher, tracker, language)
+        dispatcher.utter_message(text=rt.messages.text("keep_waiting_ok", language))
+        return [SlotSet(SLOT_STATE, STATE_CONNECTED)]
+
     async def _desk_event(
         self, rt: Runtime, dispatcher: CollectingDispatcher, tracker: Tracker, language: str
     ) -> list[EventType]:
@@ -230,5 +275,7 @@ class HandoffLoop(Action):
         acknowledged = [SlotSet(EVENT_ID_SLOT, event_id)]
         if show_desk_event(rt, dispatcher, tracker, language):
             return acknowledged + ended()
+        if latest_intent(tracker) == INTENT_TIMEOUT:
+            acknowledged.append(SlotSet(SLOT_STATE, STATE_ASKED_TO_WAIT))
         return acknowledged
 

@@ -1,8 +1,10 @@
 """`action_handoff_late_event`: a desk event that arrives after the loop ended.
 
 The user closed the chat while the agent was still typing, say. The agent's
-words are still shown (nothing the desk sent is dropped); a late close is
-only acknowledged, the user was already told the chat ended.
+words are still shown (nothing the desk sent is dropped); a late close or
+timer is only acknowledged, the user was already told the chat ended. It
+also answers `handoff_end` outside a handoff: "No, thanks" to an offer of a
+person.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from handoff_connectors.core.rasa import EVENT_ID_SLOT
 
 from .conversation import latest_intent
 from .handoff_loop import LISTEN, already_handled, entity
-from .names import LATE_EVENT_ACTION
+from .names import INTENT_END, LATE_EVENT_ACTION, SLOT_LANGUAGE
+from .runtime import runtime
 
 
 class HandoffLateEvent(Action):
@@ -30,6 +33,11 @@ class HandoffLateEvent(Action):
     ) -> list[EventType]:
         event_id = entity(tracker, ENTITY_EVENT_ID)
         if not event_id:
+            if latest_intent(tracker) == INTENT_END:
+                # "No, thanks" to an offer of a person, or an old "End chat" button.
+                rt = await runtime()
+                language = tracker.get_slot(SLOT_LANGUAGE) or rt.config.default_language
+                dispatcher.utter_message(text=rt.messages.text("offer_declined", language))
             return [LISTEN]
         if not already_handled(tracker, event_id) and latest_intent(tracker) == INTENT_AGENT_MESSAGE:
             dispatcher.utter_message(text=entity(tracker, ENTITY_TEXT) or "", handoff_event_id=event_id)

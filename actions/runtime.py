@@ -10,13 +10,16 @@ import asyncio
 import logging
 import sys
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from handoff_connectors.core.config import ConfigError, HandoffConfig, load_config
-from handoff_connectors.core.handoffs import HandoffService
 from handoff_connectors.core.messages import MessageCatalog
 from handoff_connectors.core.store import open_store
-from handoff_connectors.registry import create_connector
+from handoff_connectors.core.service_hours import ServiceHours
+from handoff_connectors.registry import create_service
+
+if TYPE_CHECKING:
+    from handoff_connectors.core.handoffs import HandoffService
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +27,9 @@ logger = logging.getLogger(__name__)
 @dataclass
 class Runtime:
     config: HandoffConfig
-    service: HandoffService
+    service: "HandoffService"
     messages: MessageCatalog
+    hours: Optional[ServiceHours]
 
 
 _runtime: Optional[Runtime] = None
@@ -48,7 +52,15 @@ async def runtime() -> Runtime:
             store = open_store(config.store)
             _runtime = Runtime(
                 config=config,
-                service=HandoffService(store, create_connector(config, store)),
+                service=create_service(config, store),
                 messages=MessageCatalog(config.messages, config.default_language, config.end_phrases),
+                hours=_service_hours(config),
             )
         return _runtime
+
+
+def _service_hours(config: HandoffConfig) -> Optional[ServiceHours]:
+    settings = config.service_hours
+    if settings is None:
+        return None
+    return ServiceHours([rule.to_rule() for rule in settings.rules], settings.timezone)

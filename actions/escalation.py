@@ -1,0 +1,106 @@
+"""Where a handoff goes and whether it may start now.
+
+Planned escalation: handoff.yml's `escalation.planned` names intents (or
+actions) that always hand off, each with its routing target and a message to
+the agent (slot values fill `{slot}` placeholders). Fallback escalation
+hands off, or offers to, after `escalation.fallback.after` misunderstood
+turns in a row. Before connecting: enabled, service hours, the desk's status,
+agents available.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from rasa_sdk import Tracker
+
+from handoff_connectors.core.contract import ServiceStatus
+
+from .conversation import is_external, latest_intent
+from .names import FALLBACK_ACTION, SLOT_LANGUAGE
+from .runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Escalation:
+    routing: Optional[str] = None
+    message_to_agent: Optional[str] = None
+
+
+class _SlotValues(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def fill(template: Optional[str], tracker: Tracker, **known: str) -> Optional[str]:
+    """`template` with `{slot}` replaced by the slot's value (empty when unset).
+
+    `known` holds values decided in this very turn, not yet in the slots.
+    """
+    if not template:
+        return None
+    values = _SlotValues({name: "" if value is None else value for name, value in tracker.slots.items()})
+    values.update(known)
+    try:
+        return string.Formatter().vformat(template, (), values)
+    except (ValueError, IndexError):
+        return template
+
+
+def escalation_for(rt: Runtime, tracker: Tracker, language: str) -> Escalation:
+    settings = rt.config.escalation
+    known = {SLOT_LANGUAGE: language}
+    intent, previous_action = latest_intent(tracker), tracker.latest_action_name
+    for planned in settings.planned:
+        if (planned.intent and planned.intent == intent) or (planned.action and planned.action == previous_action):
+            return Escalation(
+                planned.routing or settings.routing,
+                fill(planned.message_to_agent or settings.message_to_agent, tracker, **known),
+            )
+    if previous_action == FALLBACK_ACTION:
+        fallback = settings.fallback
+        return Escalation(
+            fallback.routing or settings.routing,
+            fill(fallback.message_to_agent or settings.message_to_agent, tracker, **known),
+        )
+    return Escalation(settings.routing, fill(settings.message_to_agent, tracker, **known))
+
+
+async def refusal(rt: Runtime, routing: Optional[str], language: str, now: dt.datetime) -> Optional[str]:
+    """Why a handoff can't start now, as the text for the user; None when it can."""
+    if not rt.config.enabled:
+        return rt.messages.text("disabled", language)
+    if rt.hours is not None and not rt.hours.is_open(now):
+        opening = rt.hours.next_opening(now) if rt.config.service_hours.show_next_opening else None
+        if opening is None:
+            return rt.messages.text("out_of_hours", language)
+        return rt.messages.text("out_of_hours_next", language, opening=rt.messages.moment(opening, language))
+    if await rt.service.status() is ServiceStatus.UNAVAILABLE:
+        return rt.messages.text("no_agents", language)
+    connector = rt.service.connector
+    if connector.capabilities.availability and await connector.agents_available(routing) is False:
+        return rt.messages.text("no_agents", language)
+    return None
+
+
+def misunderstood_turns(events: list[dict[str, Any]]) -> int:
+    """How many user turns in a row the fallback action answered, this one included."""
+    count, pending_user = 1, False
+    seen_latest = False
+    for event in reversed(events):
+        kind = event.get("event")
+        if kind == "user" and not is_external(event):
+            if not seen_latest:
+                seen_latest = True  # the turn being answered now
+                continue
+            if not pending_user:
+                break
+            count += 1
+            pending_user = False
+        elif kind == "action" and event.get("name") != "action_listen" and seen_latest:
+            # The first action after a user turn (walking backwards: the last seen).
+            pending_user = event.get("name") == FALLBACK_ACTION
+    return count
