@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import httpx
 import yaml
@@ -46,7 +47,7 @@ class Deployment:
             f"callback:\n  url: {self.user_channel.url}/bot\nrest:\n",
         )
         self.services["actions"] = processes.action_server(self.action_port, self.config_path, self.logs).start()
-        self.services["sidecar"] = processes.sidecar(self.sidecar_port, self.config_path, self.logs).start()
+        self.start_sidecar()
         self.start_rasa()
         self.desk.sidecar_url = f"http://127.0.0.1:{self.sidecar_port}"
         return self
@@ -55,6 +56,12 @@ class Deployment:
         return {
             "connector": "webhook",
             "transcript_rounds": 3,
+            "escalation": {
+                "planned": [
+                    {"intent": "pay_bill", "routing": "billing", "message_to_agent": "Customer wants to pay a bill ({handoff_language})"}
+                ],
+                "fallback": {"mode": "handoff", "after": 2},
+            },
             "rasa": {"url": f"http://127.0.0.1:{self.rasa_port}", "token": "${E2E_RASA_TOKEN:-" + RASA_TOKEN + "}", "timeout": 60},
             "store": {"path": str(self.workdir / "handoff.sqlite")},
             "sidecar": {"max_retry_delay": 2},
@@ -68,6 +75,31 @@ class Deployment:
                 }
             },
         }
+
+    @contextmanager
+    def reconfigured(self, **overrides: Any) -> Iterator["Deployment"]:
+        """Run with handoff.yml changed (top-level keys replaced); Rasa keeps running.
+
+        Only the action server and the sidecar read handoff.yml, so only they restart.
+        """
+        try:
+            self._restart_handoff_processes({**self._config(), **overrides})
+            yield self
+        finally:
+            self._restart_handoff_processes(self._config())
+
+    def _restart_handoff_processes(self, config: dict[str, Any]) -> None:
+        self.stop_sidecar()
+        self.services.pop("actions").stop()
+        self.config_path.write_text(yaml.safe_dump(config))
+        self.services["actions"] = processes.action_server(self.action_port, self.config_path, self.logs).start()
+        self.start_sidecar()
+
+    def stop_sidecar(self) -> None:
+        self.services.pop("sidecar").stop()
+
+    def start_sidecar(self) -> None:
+        self.services["sidecar"] = processes.sidecar(self.sidecar_port, self.config_path, self.logs).start()
 
     def start_rasa(self) -> None:
         self.services["rasa"] = processes.rasa_server(
