@@ -1,6 +1,7 @@
 """The `rasa-handoff` command.
 
     rasa-handoff sidecar [--config handoff.yml]   receive desk webhooks, push to Rasa
+    rasa-handoff status [--config ...]            each connector: Not configured / Available / Unavailable
     rasa-handoff check-config [--config ...]      validate handoff.yml and exit
     rasa-handoff init BOT_DIR                     add the handoff domain and data to a bot
     rasa-handoff demo                             a real Rasa demo bot + the local agent inbox
@@ -47,6 +48,28 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(DemoPorts(args.rasa_port, args.actions_port, args.sidecar_port))
 
 
+def _status(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .core.store import open_store
+    from .registry import connector_statuses
+
+    config = load_config(args.config)
+
+    async def read() -> dict:
+        store = open_store(config.store)
+        try:
+            return await connector_statuses(config, store)
+        finally:
+            await store.close()
+
+    statuses = asyncio.run(read())
+    for name, status in statuses.items():
+        marker = " (in use)" if name == config.connector else ""
+        print(f"{name:10s} {status.value}{marker}")
+    return 0 if statuses[config.connector].value == "Available" else 1
+
+
 def _check_config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     print(f"ok: connector {config.connector}, store {config.store.type}, Rasa at {config.rasa.url}")
@@ -88,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--actions-port", type=int, default=5055)
     demo.add_argument("--sidecar-port", type=int, default=5056)
     demo.set_defaults(run=_demo)
+
+    status = commands.add_parser("status", help="Not configured / Available / Unavailable per connector")
+    status.add_argument("--config")
+    status.set_defaults(run=_status)
 
     check = commands.add_parser("check-config", help="validate handoff.yml")
     check.add_argument("--config")

@@ -3,29 +3,51 @@
 from __future__ import annotations
 
 from .core.config import HandoffConfig
-from .core.contract import Connector
+from .core.contract import Connector, ServiceStatus
 from .core.handoffs import HandoffService
 from .core.rasa import RasaClient
 from .core.store import Store
 
 
-def connector_class(config: HandoffConfig) -> type[Connector]:
-    if config.connector == "webhook":
+def _class_named(name: str) -> type[Connector]:
+    if name == "webhook":
         from .webhook import WebhookConnector
 
         return WebhookConnector
-    if config.connector == "local":
+    if name == "local":
         from .local import LocalConnector
 
         return LocalConnector
-    raise ValueError(f"unknown connector {config.connector!r}")
+    raise ValueError(f"unknown connector {name!r}")
 
 
-def create_connector(config: HandoffConfig, store: Store) -> Connector:
-    """The configured connector, with its settings (and the store, for the local desk)."""
-    cls = connector_class(config)
-    settings = getattr(config.connectors, config.connector)
-    return cls.from_settings(settings, store)
+# Every connector `connector:` can name, in the order `rasa-handoff status` lists them.
+CONNECTOR_NAMES = ("local", "webhook")
+
+
+def connector_class(config: HandoffConfig) -> type[Connector]:
+    return _class_named(config.connector)
+
+
+def create_connector(config: HandoffConfig, store: Store, name: str | None = None) -> Connector:
+    """The configured connector (or the one `name`d), with its settings."""
+    name = name or config.connector
+    return _class_named(name).from_settings(getattr(config.connectors, name), store)
+
+
+async def connector_statuses(config: HandoffConfig, store: Store) -> dict[str, ServiceStatus]:
+    """Not configured / Available / Unavailable for every connector."""
+    statuses = {}
+    for name in CONNECTOR_NAMES:
+        if getattr(config.connectors, name, None) is None:
+            statuses[name] = ServiceStatus.NOT_CONFIGURED
+            continue
+        connector = create_connector(config, store, name)
+        try:
+            statuses[name] = await connector.check()
+        finally:
+            await connector.aclose()
+    return statuses
 
 
 def create_rasa_client(config: HandoffConfig) -> RasaClient:

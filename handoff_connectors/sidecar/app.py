@@ -14,7 +14,7 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
 
 from ..core.config import HandoffConfig
-from ..core.contract import ConversationClosed, WebhookRejected, WebhookRequest
+from ..core.contract import ConversationClosed, ServiceStatus, WebhookRejected, WebhookRequest
 from ..core.handoffs import HandoffService
 from ..core.store import open_store
 from ..registry import connector_class, create_service
@@ -35,6 +35,8 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
         connector = app.ctx.service.connector
         app.ctx.pump = Pump(app.ctx.service, config.sidecar.poll_interval, config.sidecar.max_retry_delay)
         app.ctx.pump_task = asyncio.create_task(app.ctx.pump.run_forever())
+        # The credential check at start; desk calls keep the status current after.
+        await app.ctx.service.set_status(await connector.check(), "the credential check failed at start")
         if config.connector == "local":
             token = config.connectors.local.token
             if not token or not token.get_secret_value():
@@ -51,7 +53,15 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
         await service.store.close()
 
     async def health(request: Request) -> HTTPResponse:
-        return json({"status": "ok", "connector": config.connector})
+        service: HandoffService = request.app.ctx.service
+        status = await service.status()
+        return json(
+            {
+                "status": "ok",
+                "connector": config.connector,
+                "service": status.value if status else ServiceStatus.NOT_CONFIGURED.value,
+            }
+        )
 
     async def webhook(request: Request) -> HTTPResponse:
         service: HandoffService = request.app.ctx.service

@@ -123,10 +123,13 @@ class WebhookConnector(Connector):
         )
 
     async def check(self) -> ServiceStatus:
-        # The protocol has no status call: a reachable service is Available.
+        # The protocol has no status call: a reachable service that accepts
+        # our credentials (if any) is Available.
         try:
-            await self._http.get(self._url)
+            response = await self._http.get(self._url)
         except httpx.HTTPError:
+            return ServiceStatus.UNAVAILABLE
+        if response.status_code in (401, 403):
             return ServiceStatus.UNAVAILABLE
         return ServiceStatus.AVAILABLE
 
