@@ -67,6 +67,13 @@ def start_demo(ports: DemoPorts, workdir: Path, progress: Callable[[str], None] 
                 "rasa": {"url": f"http://127.0.0.1:{ports.rasa}"},
                 "store": {"path": str(project / "handoff.sqlite")},
                 "sidecar": {"port": ports.sidecar},
+                # The demo bot's pay_bill intent is a planned escalation.
+                "escalation": {
+                    "planned": [
+                        {"intent": "pay_bill", "routing": "billing", "message_to_agent": "Customer wants to pay a bill"}
+                    ],
+                    "fallback": {"mode": "offer", "after": 2},
+                },
                 # The token reaches the processes through their environment only.
                 "connectors": {"local": {"token": "${HANDOFF_INBOX_TOKEN}"}},
             }
