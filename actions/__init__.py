@@ -15,8 +15,11 @@ from .runtime import check_config_at_start
 check_config_at_start()
 
 from .fallback import HandoffFallback  # noqa: E402
+from .forms import escalate_on_invalid_answers  # noqa: E402
 from .handoff_loop import HandoffLoop  # noqa: E402
 from .late_event import HandoffLateEvent  # noqa: E402
 from .session_start import HandoffSessionStart  # noqa: E402
 
-__all__ = ["HandoffFallback", "HandoffLoop", "HandoffLateEvent", "HandoffSessionStart"]
+__all__ = [
+    "escalate_on_invalid_answers",
+    "HandoffFallback", "HandoffLoop", "HandoffLateEvent", "HandoffSessionStart"]

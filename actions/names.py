@@ -15,6 +15,7 @@ SLOT_QUESTION = "handoff_question"
 SLOT_EMAIL_ATTEMPTS = "handoff_email_attempts"
 SLOT_ROUTING = "handoff_routing"
 SLOT_NOTE = "handoff_note"
+SLOT_INVALID_ANSWERS = "handoff_invalid_answers"
 
 STATE_ASKING_EMAIL = "asking_email"
 STATE_CONNECTED = "connected"

@@ -18,7 +18,7 @@ from typing import Callable
 import yaml
 
 from ..rasa_runtime import processes
-from ..rasa_runtime.project import assemble, train
+from ..rasa_runtime.project import DEMO_BOT_ACTIONS, assemble, train
 from ..rasa_runtime.venv import ensure_rasa, home
 
 
@@ -87,7 +87,7 @@ def start_demo(ports: DemoPorts, workdir: Path, progress: Callable[[str], None] 
     demo = Demo(ports, token, workdir, [])
     try:
         progress("Starting the action server...")
-        demo.services.append(processes.action_server(ports.actions, config_path, logs, env=env).start())
+        demo.services.append(processes.action_server(ports.actions, config_path, logs, env=env, actions=DEMO_BOT_ACTIONS).start())
         progress("Starting the sidecar with the agent inbox...")
         demo.services.append(processes.sidecar(ports.sidecar, config_path, logs, env=env, demo_chat=True).start())
         progress("Starting Rasa (loading the model takes about 20 s)...")

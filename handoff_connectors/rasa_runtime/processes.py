@@ -107,10 +107,16 @@ def rasa_server(
     )
 
 
-def action_server(port: int, config: Path, log_dir: Path, env: Optional[dict[str, str]] = None) -> Service:
+def action_server(
+    port: int,
+    config: Path,
+    log_dir: Path,
+    env: Optional[dict[str, str]] = None,
+    actions: str = "rasa_handoff_actions",
+) -> Service:
     return Service(
         name="action server",
-        command=[sys.executable, "-m", "rasa_sdk", "--actions", "rasa_handoff_actions", "--port", str(port)],
+        command=[sys.executable, "-m", "rasa_sdk", "--actions", actions, "--port", str(port)],
         health_url=f"http://127.0.0.1:{port}/health",
         log_path=log_dir / "actions.log",
         env={**(env or {}), "HANDOFF_CONFIG": str(config)},

@@ -14,6 +14,8 @@ from pathlib import Path
 from .venv import Progress, home, rasa_environment
 
 DEMO_BOT = Path(__file__).with_name("demo_bot")
+# The action server's module for the demo bot: its own actions plus rasa-handoff's.
+DEMO_BOT_ACTIONS = "handoff_connectors.demo.bot_actions"
 BUNDLE = Path(__file__).parent.parent / "bundle"
 
 

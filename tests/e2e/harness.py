@@ -18,6 +18,7 @@ import yaml
 
 from handoff_connectors.rasa_runtime import processes
 from handoff_connectors.rasa_runtime.processes import Service, free_port
+from handoff_connectors.rasa_runtime.project import DEMO_BOT_ACTIONS
 from tests.support.http_recorder import RecordingServer
 from tests.support.reference_desk import ReferenceDesk
 
@@ -46,7 +47,9 @@ class Deployment:
             self.action_port,
             f"callback:\n  url: {self.user_channel.url}/bot\nrest:\n",
         )
-        self.services["actions"] = processes.action_server(self.action_port, self.config_path, self.logs).start()
+        self.services["actions"] = processes.action_server(
+            self.action_port, self.config_path, self.logs, actions=DEMO_BOT_ACTIONS
+        ).start()
         self.start_sidecar()
         self.start_rasa()
         self.desk.sidecar_url = f"http://127.0.0.1:{self.sidecar_port}"
@@ -92,7 +95,9 @@ class Deployment:
         self.stop_sidecar()
         self.services.pop("actions").stop()
         self.config_path.write_text(yaml.safe_dump(config))
-        self.services["actions"] = processes.action_server(self.action_port, self.config_path, self.logs).start()
+        self.services["actions"] = processes.action_server(
+            self.action_port, self.config_path, self.logs, actions=DEMO_BOT_ACTIONS
+        ).start()
         self.start_sidecar()
 
     def stop_sidecar(self) -> None:

@@ -131,3 +131,26 @@ def test_a_timer_due_while_the_sidecar_was_down_fires_once_after_restart(deploym
         ]
         user.assert_quiet(4)
         user.say("end chat")
+
+
+def test_invalid_answers_in_a_form_escalate(deployment: Deployment, user: User):
+    assert user.say("I want to change my delivery address") == ["What's your order number?"]
+    assert user.say("no idea", expect=2) == [
+        "That doesn't look like an order number (4 to 8 digits).",
+        "What's your order number?",
+    ]
+    # The second invalid answer in a row (fallback.after is 2): the form asks
+    # once more as Rasa forms do, then the handoff loop takes over.
+    assert user.say("it's the blue one", expect=3) == [
+        "That doesn't look like an order number (4 to 8 digits).",
+        "What's your order number?",
+        ASK_EMAIL,
+    ]
+    assert user.say("form.user@example.com")[-1] == CONNECTING
+    user.say("end chat")
+
+
+def test_a_valid_answer_resets_the_count_and_the_form_completes(deployment: Deployment, user: User):
+    assert user.say("I want to change my delivery address") == ["What's your order number?"]
+    user.say("no idea", expect=2)
+    assert user.say("order 55121") == ["Thanks, the address change for order 55121 is noted."]
