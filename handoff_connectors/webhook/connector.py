@@ -12,8 +12,9 @@ Inbound (the desk calls the sidecar, `Authorization: Bearer <api_key>`):
 
 The field names are GPTBots' own, so a service written for GPTBots works after
 changing only its base URL and key. Duplicates: a reply may carry our
-extension field `message_id`; without it, the same conversation, timestamp
-and text posted again is recognised as the same reply.
+extension field `message_id` (unique within its conversation); without it,
+the same conversation, timestamp and text posted again is recognised as the
+same reply.
 """
 
 from __future__ import annotations
@@ -162,8 +163,11 @@ class WebhookConnector(Connector):
             raise WebhookRejected(400, "timestamp: required, a number (milliseconds)")
         if request.path == RECEIVE_PATH:
             text = _required_string(payload, "body")
-            event_id = payload.get("message_id")
-            if not isinstance(event_id, str) or not event_id:
+            message_id = payload.get("message_id")
+            if isinstance(message_id, str) and message_id:
+                # Scoped to the conversation: desks may number messages per conversation.
+                event_id = f"{conversation_id}:{message_id}"
+            else:
                 event_id = _fingerprint(conversation_id, timestamp, text)
             event = AgentMessage(event_id=event_id, desk_conversation_id=conversation_id, text=text)
         elif request.path == CLOSE_PATH:

@@ -143,7 +143,7 @@ async def test_message_id_is_the_event_id_when_present(connector: WebhookConnect
 
     [event] = reply.events
     assert isinstance(event, AgentMessage)
-    assert event.event_id == payload["message_id"] == "desk-msg-000871"
+    assert event.event_id == f"{CONVERSATION}:{payload['message_id']}" == f"{CONVERSATION}:desk-msg-000871"
     assert event.text == payload["body"]
     assert event.desk_conversation_id == CONVERSATION
 
@@ -153,7 +153,7 @@ async def test_message_id_identifies_the_reply_whatever_the_timestamp(connector:
     retried = {**payload, "timestamp": payload["timestamp"] + 5000}
     first = await connector.parse_webhook(inbound(RECEIVE_PATH, payload))
     again = await connector.parse_webhook(inbound(RECEIVE_PATH, retried))
-    assert first.events[0].event_id == again.events[0].event_id == "desk-msg-000871"
+    assert first.events[0].event_id == again.events[0].event_id == f"{CONVERSATION}:desk-msg-000871"
 
 
 @pytest.mark.parametrize("message_id", ["", 871, None, ["desk-msg-1"]])
