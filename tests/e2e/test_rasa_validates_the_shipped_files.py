@@ -18,12 +18,19 @@ REPO = Path(__file__).resolve().parents[2]
 EXPECTED_WARNING = re.compile(r"The intent 'EXTERNAL_handoff_\w+' is listed in the domain file, but is not found in the NLU training data")
 
 
+# The demo bot's responses used by its form and its validation action, which
+# Rasa's validator does not see (they are the bot's, not the shipped files').
+DEMO_BOT_RESPONSES = re.compile(r"The utterance '(utter_ask_order_number|utter_invalid_order_number)' is not used")
+
+
 def validate(rasa: Path, cwd: Path, domain: str, data: str) -> list[str]:
     result = subprocess.run(
         [str(rasa), "data", "validate", "--domain", domain, "--data", data, "--fail-on-warnings"],
         cwd=cwd, env=rasa_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    warnings = [line for line in result.stdout.splitlines() if "UserWarning" in line]
+    warnings = [
+        line for line in result.stdout.splitlines() if "UserWarning" in line and not DEMO_BOT_RESPONSES.search(line)
+    ]
     unexpected = [line for line in warnings if not EXPECTED_WARNING.search(line)]
     assert not unexpected, "\n".join(unexpected)
     external = [i for i in yaml.safe_load((REPO / "domain.yml").read_text())["intents"] if i.startswith("EXTERNAL_")]

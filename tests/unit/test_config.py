@@ -177,7 +177,8 @@ def test_webhook_connector_without_its_section_fails() -> None:
 def test_unknown_connector_is_refused() -> None:
     message = error_of({"connector": "zendesk"})
     assert "connector:" in message
-    assert "'local' or 'webhook'" in message
+    for name in ("'local'", "'webhook'", "'intercom'"):
+        assert name in message
 
 
 def test_username_without_password_fails() -> None:
