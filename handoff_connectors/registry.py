@@ -14,6 +14,10 @@ def _class_named(name: str) -> type[Connector]:
         from .webhook import WebhookConnector
 
         return WebhookConnector
+    if name == "intercom":
+        from .intercom import IntercomConnector
+
+        return IntercomConnector
     if name == "local":
         from .local import LocalConnector
 
@@ -22,7 +26,7 @@ def _class_named(name: str) -> type[Connector]:
 
 
 # Every connector `connector:` can name, in the order `rasa-handoff status` lists them.
-CONNECTOR_NAMES = ("local", "webhook")
+CONNECTOR_NAMES = ("local", "webhook", "intercom")
 
 
 def connector_class(config: HandoffConfig) -> type[Connector]:

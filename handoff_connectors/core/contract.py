@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import enum
 from dataclasses import dataclass, field
-from typing import ClassVar, Optional, Sequence
+from typing import Any, ClassVar, Optional, Sequence
 
 
 class Speaker(str, enum.Enum):
@@ -88,6 +88,8 @@ class DeskEvent:
 class AgentMessage(DeskEvent):
     text: str = ""
     agent_name: Optional[str] = None
+    #: URLs of the files or images the agent attached (shown after the text).
+    attachments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,13 @@ class AgentJoined(DeskEvent):
 @dataclass(frozen=True)
 class ConversationClosed(DeskEvent):
     pass
+
+
+@dataclass(frozen=True)
+class AgentSnoozed(DeskEvent):
+    """The agent set the conversation aside for later; the handoff stays open."""
+
+    agent_name: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +187,13 @@ class Connector(abc.ABC):
     async def parse_webhook(self, request: WebhookRequest) -> WebhookReply:
         """Verify an inbound call and turn it into neutral events."""
         raise WebhookRejected(404, f"connector {self.name!r} takes no webhooks")
+
+    async def attach_sidecar(self, service: Any, config: Any) -> None:
+        """Called once by the sidecar at start with its HandoffService and HandoffConfig.
+
+        For connectors that do background work in the sidecar (a desk-to-desk
+        mode relaying the desk's messenger to the bot); the default does nothing.
+        """
 
     async def aclose(self) -> None:
         """Release network resources."""

@@ -18,6 +18,7 @@ from typing import Optional
 
 from .contract import (
     AgentJoined,
+    AgentSnoozed,
     ServiceStatus,
     AgentMessage,
     CloseReason,
@@ -45,11 +46,14 @@ INTENT_AGENT_MESSAGE = "EXTERNAL_handoff_agent_message"
 INTENT_AGENT_JOINED = "EXTERNAL_handoff_agent_joined"
 INTENT_CLOSED = "EXTERNAL_handoff_closed"
 INTENT_TIMEOUT = "EXTERNAL_handoff_timeout"
+INTENT_AGENT_SNOOZED = "EXTERNAL_handoff_agent_snoozed"
 # Entities those intents carry.
 ENTITY_EVENT_ID = "handoff_event_id"
 ENTITY_TEXT = "handoff_text"
 ENTITY_AGENT = "handoff_agent"
 ENTITY_TIMER = "handoff_timer"
+# A list of URLs: the files or images an agent attached to a message.
+ENTITY_ATTACHMENTS = "handoff_attachments"
 
 
 @dataclass
@@ -315,12 +319,18 @@ def _rasa_item(handoff: Handoff, event: DeskEvent, connector: str) -> dict:
         entities[ENTITY_TEXT] = event.text
         if event.agent_name:
             entities[ENTITY_AGENT] = event.agent_name
+        if event.attachments:
+            entities[ENTITY_ATTACHMENTS] = list(event.attachments)
     elif isinstance(event, AgentJoined):
         intent = INTENT_AGENT_JOINED
         if event.agent_name:
             entities[ENTITY_AGENT] = event.agent_name
     elif isinstance(event, ConversationClosed):
         intent = INTENT_CLOSED
+    elif isinstance(event, AgentSnoozed):
+        intent = INTENT_AGENT_SNOOZED
+        if event.agent_name:
+            entities[ENTITY_AGENT] = event.agent_name
     else:
         raise TypeError(f"no Rasa intent for {type(event).__name__}")
     return {"id": event_id, "handoff_id": handoff.handoff_id, "intent": intent, "entities": entities}

@@ -37,6 +37,8 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
         app.ctx.pump_task = asyncio.create_task(app.ctx.pump.run_forever())
         # The credential check at start; desk calls keep the status current after.
         await app.ctx.service.set_status(await connector.check(), "the credential check failed at start")
+        # Desk-to-desk connectors do their share of the sidecar's work from here.
+        await connector.attach_sidecar(app.ctx.service, config)
         if config.connector == "local":
             token = config.connectors.local.token
             if not token or not token.get_secret_value():
