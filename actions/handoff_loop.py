@@ -19,11 +19,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from handoff_connectors.core.contract import CloseReason
 from handoff_connectors.core.handoffs import (
     ENTITY_AGENT,
+    ENTITY_ATTACHMENTS,
     ENTITY_EVENT_ID,
     ENTITY_TEXT,
     ENTITY_TIMER,
     INTENT_AGENT_JOINED,
     INTENT_AGENT_MESSAGE,
+    INTENT_AGENT_SNOOZED,
     INTENT_CLOSED,
     INTENT_TIMEOUT,
 )
@@ -60,7 +62,9 @@ from .runtime import Runtime, runtime
 
 logger = logging.getLogger(__name__)
 
-DESK_INTENTS = (INTENT_AGENT_MESSAGE, INTENT_AGENT_JOINED, INTENT_CLOSED, INTENT_TIMEOUT)
+DESK_INTENTS = (INTENT_AGENT_MESSAGE, INTENT_AGENT_JOINED, INTENT_AGENT_SNOOZED, INTENT_CLOSED, INTENT_TIMEOUT)
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".svg")
 
 # Ends the action's turn: the bot waits for the user, whatever the policies think.
 LISTEN = FollowupAction("action_listen")
@@ -80,6 +84,41 @@ def already_handled(tracker: Tracker, event_id: str) -> bool:
     )
 
 
+def agent_attachments(tracker: Tracker) -> list[str]:
+    """The URLs an agent attached to the latest desk message (a list entity)."""
+    found: list[str] = []
+    for value in tracker.get_latest_entity_values(ENTITY_ATTACHMENTS):
+        for url in value if isinstance(value, list) else [value]:
+            if isinstance(url, str) and url.strip():
+                found.append(url.strip())
+    return found
+
+
+def utter_agent_message(dispatcher: CollectingDispatcher, tracker: Tracker, event_id: Optional[str]) -> None:
+    """The agent's text, then each attachment: images as images, other files as attachments."""
+    text = entity(tracker, ENTITY_TEXT) or ""
+    attachments = agent_attachments(tracker)
+    if text or not attachments:
+        dispatcher.utter_message(text=text, handoff_event_id=event_id)
+    for url in attachments:
+        if url.split("?", 1)[0].lower().endswith(_IMAGE_SUFFIXES):
+            dispatcher.utter_message(image=url, handoff_event_id=event_id)
+        else:
+            dispatcher.utter_message(attachment=url, handoff_event_id=event_id)
+
+
+def user_attachments(message: dict[str, Any]) -> list[str]:
+    """File URLs the user's channel put in the message metadata (`attachments`: URLs or {url})."""
+    metadata = message.get("metadata") or {}
+    given = metadata.get("attachments") if isinstance(metadata, dict) else None
+    urls = []
+    for item in given if isinstance(given, list) else []:
+        url = item.get("url") if isinstance(item, dict) else item
+        if isinstance(url, str) and url.strip().lower().startswith(("http://", "https://")):
+            urls.append(url.strip())
+    return urls
+
+
 def show_desk_event(
     rt: Runtime, dispatcher: CollectingDispatcher, tracker: Tracker, language: str
 ) -> bool:
@@ -87,7 +126,12 @@ def show_desk_event(
     intent = latest_intent(tracker)
     event_id = entity(tracker, ENTITY_EVENT_ID)
     if intent == INTENT_AGENT_MESSAGE:
-        dispatcher.utter_message(text=entity(tracker, ENTITY_TEXT) or "", handoff_event_id=event_id)
+        utter_agent_message(dispatcher, tracker, event_id)
+    elif intent == INTENT_AGENT_SNOOZED:
+        agent = entity(tracker, ENTITY_AGENT) or rt.messages.text("agent_default_name", language)
+        dispatcher.utter_message(
+            text=rt.messages.text("agent_snoozed", language, agent=agent), handoff_event_id=event_id
+        )
     elif intent == INTENT_AGENT_JOINED:
         agent = entity(tracker, ENTITY_AGENT) or rt.messages.text("agent_default_name", language)
         dispatcher.utter_message(
@@ -248,8 +292,11 @@ class HandoffLoop(Action):
             await rt.service.finish(handoff, CloseReason.USER_CLOSED)
             dispatcher.utter_message(text=rt.messages.text("user_ended", language))
             return ended()
-        if text.strip() and not is_external(tracker.latest_message):
-            await rt.service.relay(handoff, text)
+        if not is_external(tracker.latest_message):
+            # A file the user sent reaches the agent as a link, one line per file after the text.
+            lines = ([text] if text.strip() else []) + user_attachments(tracker.latest_message)
+            if lines:
+                await rt.service.relay(handoff, "\n".join(lines))
         return []
 
     async def _answer_to_waiting(
