@@ -13,6 +13,7 @@ from typing import Any, Optional
 import httpx
 
 from ..core.contract import DeskError
+from ..core.http import is_auth_failure, is_retryable
 
 INTERCOM_VERSION = "2.14"
 
@@ -21,9 +22,6 @@ REGIONS = {
     "eu": "https://api.eu.intercom.io",
     "au": "https://api.au.intercom.io",
 }
-
-_RETRYABLE = {408, 409, 425, 429}
-
 
 class IntercomError(DeskError):
     """Intercom answered a call with an error status.
@@ -60,8 +58,8 @@ class IntercomAPI:
                 f"Intercom {method} {path} answered {status}{_error_code(response)}",
                 status=status,
                 detail=_error_messages(response),
-                retryable=status >= 500 or status in _RETRYABLE,
-                auth=status in (401, 403),
+                retryable=is_retryable(status),
+                auth=is_auth_failure(status),
             )
         try:
             answer = response.json()

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..core.contract import WebhookRejected
+from ..core.http import json_object
 
 SIGNATURE_HEADER = "x-hub-signature"
 
@@ -87,12 +87,7 @@ class Notification:
 
 
 def parse(body: bytes) -> Notification:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise WebhookRejected(400, "body is not JSON") from None
-    if not isinstance(payload, dict):
-        raise WebhookRejected(400, "body must be a JSON object")
+    payload = json_object(body)
     topic = payload.get("topic")
     if not isinstance(topic, str) or not topic:
         raise WebhookRejected(400, "topic: required")

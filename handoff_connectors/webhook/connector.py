@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 from typing import Any, ClassVar
 
@@ -42,6 +41,7 @@ from ..core.contract import (
     WebhookReply,
     WebhookRequest,
 )
+from ..core.http import is_auth_failure, is_retryable, json_object
 
 RECEIVE_PATH = "/v1/human/message/receive"
 CLOSE_PATH = "/v1/human/close"
@@ -130,7 +130,7 @@ class WebhookConnector(Connector):
             response = await self._http.get(self._url)
         except httpx.HTTPError:
             return ServiceStatus.UNAVAILABLE
-        if response.status_code in (401, 403):
+        if is_auth_failure(response.status_code):
             return ServiceStatus.UNAVAILABLE
         return ServiceStatus.AVAILABLE
 
@@ -142,11 +142,10 @@ class WebhookConnector(Connector):
         status = response.status_code
         if status < 300:
             return
-        retryable = status >= 500 or status in (408, 409, 425, 429)
         raise DeskError(
             f"POST {path} answered {status}",
-            retryable=retryable,
-            auth=status in (401, 403),
+            retryable=is_retryable(status),
+            auth=is_auth_failure(status),
         )
 
     async def aclose(self) -> None:
@@ -156,7 +155,7 @@ class WebhookConnector(Connector):
 
     async def parse_webhook(self, request: WebhookRequest) -> WebhookReply:
         self._authenticate(request.headers)
-        payload = _json_object(request.body)
+        payload = json_object(request.body)
         conversation_id = _required_string(payload, "conversation_id")
         timestamp = payload.get("timestamp")
         if not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool):
@@ -185,16 +184,6 @@ class WebhookConnector(Connector):
             key.strip().encode(), self._api_key.encode()
         ):
             raise WebhookRejected(401, "missing or wrong bearer key")
-
-
-def _json_object(body: bytes) -> dict:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise WebhookRejected(400, "body is not JSON") from None
-    if not isinstance(payload, dict):
-        raise WebhookRejected(400, "body must be a JSON object")
-    return payload
 
 
 def _required_string(payload: dict, field: str) -> str:

@@ -1,0 +1,32 @@
+"""What connectors share about talking HTTP with desks."""
+
+from __future__ import annotations
+
+import json
+
+from .contract import WebhookRejected
+
+# Answers that mean "not now" rather than "no": timeouts, conflicts while the
+# desk settles, rate limits.
+_TRY_AGAIN = frozenset({408, 409, 425, 429})
+
+
+def is_retryable(status: int) -> bool:
+    """Whether a desk's error status is worth another try later."""
+    return status >= 500 or status in _TRY_AGAIN
+
+
+def is_auth_failure(status: int) -> bool:
+    """Whether a desk's error status says our credentials were refused."""
+    return status in (401, 403)
+
+
+def json_object(body: bytes) -> dict:
+    """A webhook body that must be a JSON object; a 400 rejection otherwise."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise WebhookRejected(400, "body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise WebhookRejected(400, "body must be a JSON object")
+    return payload
