@@ -10,6 +10,8 @@ from rasa_sdk import Tracker
 from handoff_connectors.core.contract import Speaker, Turn
 from handoff_connectors.core.language import pick_language
 
+from .names import SLOT_LANGUAGE
+
 _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(?![\w-])"
@@ -111,3 +113,10 @@ def conversation_language(tracker: Tracker, language_slot: Optional[str], defaul
     metadata = tracker.latest_message.get("metadata") or {}
     metadata_value = metadata.get("language") or metadata.get("locale")
     return pick_language(slot_value, metadata_value, user_texts(session_events(tracker))[-5:], default)
+
+
+def handoff_language(tracker: Tracker, config: Any) -> str:
+    """The language of the handoff's texts: fixed when it starts, detected before that."""
+    return tracker.get_slot(SLOT_LANGUAGE) or conversation_language(
+        tracker, config.language_slot, config.default_language
+    )

@@ -15,10 +15,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from .conversation import conversation_language, session_events
+from .conversation import handoff_language, session_events
 from .escalation import misunderstood_turns
 from .handoff_loop import LISTEN
-from .names import FALLBACK_ACTION, INTENT_END, INTENT_REQUEST, LOOP, SLOT_LANGUAGE
+from .names import FALLBACK_ACTION, INTENT_END, INTENT_REQUEST, LOOP
 from .runtime import runtime
 
 
@@ -31,9 +31,7 @@ class HandoffFallback(Action):
     ) -> list[EventType]:
         rt = await runtime()
         settings = rt.config.escalation.fallback
-        language = tracker.get_slot(SLOT_LANGUAGE) or conversation_language(
-            tracker, rt.config.language_slot, rt.config.default_language
-        )
+        language = handoff_language(tracker, rt.config)
         if settings.mode != "off" and misunderstood_turns(session_events(tracker)) >= settings.after:
             if settings.mode == "handoff":
                 return [FollowupAction(LOOP)]

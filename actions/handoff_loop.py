@@ -33,9 +33,9 @@ from handoff_connectors.core.timers import SESSION, WAITING
 from handoff_connectors.core.rasa import EVENT_ID_SLOT
 
 from .conversation import (
-    conversation_language,
     events_before,
     find_email,
+    handoff_language,
     is_external,
     latest_intent,
     known_email,
@@ -175,9 +175,7 @@ class HandoffLoop(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         rt = await runtime()
-        language = tracker.get_slot(SLOT_LANGUAGE) or conversation_language(
-            tracker, rt.config.language_slot, rt.config.default_language
-        )
+        language = handoff_language(tracker, rt.config)
         if tracker.active_loop_name != LOOP:
             return await self._activate(rt, dispatcher, tracker, language)
         if latest_intent(tracker) in DESK_INTENTS:

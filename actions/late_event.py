@@ -15,12 +15,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from handoff_connectors.core.handoffs import ENTITY_EVENT_ID, ENTITY_TEXT, INTENT_AGENT_MESSAGE
+from handoff_connectors.core.handoffs import ENTITY_EVENT_ID, INTENT_AGENT_MESSAGE
 from handoff_connectors.core.rasa import EVENT_ID_SLOT
 
-from .conversation import latest_intent
-from .handoff_loop import LISTEN, already_handled, entity
-from .names import INTENT_END, LATE_EVENT_ACTION, SLOT_LANGUAGE
+from .conversation import handoff_language, latest_intent
+from .handoff_loop import LISTEN, already_handled, entity, utter_agent_message
+from .names import INTENT_END, LATE_EVENT_ACTION
 from .runtime import runtime
 
 
@@ -36,9 +36,9 @@ class HandoffLateEvent(Action):
             if latest_intent(tracker) == INTENT_END:
                 # "No, thanks" to an offer of a person, or an old "End chat" button.
                 rt = await runtime()
-                language = tracker.get_slot(SLOT_LANGUAGE) or rt.config.default_language
+                language = handoff_language(tracker, rt.config)
                 dispatcher.utter_message(text=rt.messages.text("offer_declined", language))
             return [LISTEN]
         if not already_handled(tracker, event_id) and latest_intent(tracker) == INTENT_AGENT_MESSAGE:
-            dispatcher.utter_message(text=entity(tracker, ENTITY_TEXT) or "", handoff_event_id=event_id)
+            utter_agent_message(dispatcher, tracker, event_id)
         return [SlotSet(EVENT_ID_SLOT, event_id), LISTEN]
