@@ -618,11 +618,22 @@ class FakeIntercom:
 
     def _send_queued(self) -> None:
         while (notification := self._outbox.get()) is not None:
-            try:
-                self.deliver(notification)
-            except httpx.HTTPError:
+            # Intercom retries a delivery that did not connect; so does the fake,
+            # a few times over a couple of seconds (a sidecar restarting, say).
+            for attempt in range(8):
+                try:
+                    self.deliver(notification)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.25 * (attempt + 1))
+            else:
                 with self._changed:
                     self.webhook_results.append((notification["topic"], 0))
+            self._outbox.task_done()
+
+    def drain(self) -> None:
+        """Wait until every queued notification was delivered (or given up on)."""
+        self._outbox.join()
 
     def deliver(self, notification: dict, secret: Optional[str] = None, signature: Optional[str] = None) -> httpx.Response:
         """POST a notification to the sidecar, signed like Intercom (or with the given signature)."""
