@@ -682,3 +682,18 @@ def test_a_secret_in_the_wrong_field_is_named_but_not_printed(tmp_path: Path, de
     assert "connectors.webhook.apikey: unknown key" in output
     assert "connectors.webhook.api_key: Field required" in output
     assert "leaky-value-9c1f" not in output
+
+
+async def test_while_the_desk_is_unavailable_a_request_gets_the_offline_message(conversation, run_action, desk, store_path):
+    store = SqliteStore(str(store_path))
+    # What the sidecar or an earlier desk call recorded: the desk refused our credentials.
+    await store.put("status:webhook", {"status": "Unavailable", "at": 0})
+    try:
+        conversation.user("I want to talk to a human", intent="handoff_request", metadata={"email": "x@example.com"})
+        result = conversation.run(run_action, LOOP)
+        assert texts(result) == [EN["no_agents"]]
+        assert loops(result) == []
+        assert desk.establish_for(conversation.sender_id) == []
+    finally:
+        await store.delete("status:webhook")
+        await store.close()

@@ -1,0 +1,91 @@
+"""The rasa-handoff command, run as a user runs it (a subprocess)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.support.http_recorder import RecordingServer
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def rasa_handoff(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "handoff_connectors.cli", *args],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60,
+    )
+
+
+def test_init_adds_the_handoff_files_to_a_bot_and_keeps_what_exists(tmp_path: Path):
+    bot = tmp_path / "bot"
+    (bot / "data").mkdir(parents=True)
+    (bot / "handoff.yml").write_text("connector: local\n")
+    result = rasa_handoff("init", str(bot), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert (bot / "domain" / "handoff.yml").read_text() == (REPO / "domain.yml").read_text()
+    assert (bot / "data" / "handoff_nlu.yml").read_text() == (REPO / "data" / "nlu.yml").read_text()
+    assert (bot / "data" / "handoff_rules.yml").read_text() == (REPO / "data" / "rules.yml").read_text()
+    assert (bot / "handoff.yml").read_text() == "connector: local\n"
+    assert "kept" in result.stdout and "handoff.yml" in result.stdout
+
+    forced = rasa_handoff("init", str(bot), "--force", cwd=tmp_path)
+    assert forced.returncode == 0
+    example = yaml.safe_load((bot / "handoff.yml").read_text())
+    assert example["connector"] == "local" and "connectors" in example
+
+
+def test_the_example_config_is_valid(tmp_path: Path):
+    example = REPO / "handoff_connectors" / "bundle" / "handoff.example.yml"
+    result = rasa_handoff("check-config", "--config", str(example), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.startswith("ok: connector local")
+
+
+def test_check_config_names_the_field_and_hides_the_value(tmp_path: Path):
+    config = tmp_path / "handoff.yml"
+    config.write_text("connector: webhook\nconnectors:\n  webhook:\n    url: ftp://desk\n    api_key: sk-very-secret-1\n")
+    result = rasa_handoff("check-config", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "connectors.webhook.url: must be an http:// or https:// URL" in result.stdout
+    assert "sk-very-secret-1" not in result.stdout
+
+
+def test_status_reports_every_connector(tmp_path: Path):
+    with RecordingServer(lambda request: (200, {"ok": True})) as desk:
+        config = tmp_path / "handoff.yml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "connector": "webhook",
+                    "store": {"path": str(tmp_path / "s.sqlite")},
+                    "connectors": {"webhook": {"url": desk.url, "api_key": "k"}},
+                }
+            )
+        )
+        result = rasa_handoff("status", "--config", str(config), cwd=tmp_path)
+    lines = dict(line.split(None, 1) for line in result.stdout.strip().splitlines() if not line.startswith("20"))
+    assert lines["webhook"] == "Available (in use)"
+    assert lines["local"] == "Available"
+    assert lines["intercom"] == "Not configured"
+    assert result.returncode == 0
+
+
+def test_status_fails_when_the_desk_refuses_our_credentials(tmp_path: Path):
+    with RecordingServer(lambda request: (401, {"error": "bad key"})) as desk:
+        config = tmp_path / "handoff.yml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "connector": "webhook",
+                    "store": {"path": str(tmp_path / "s.sqlite")},
+                    "connectors": {"webhook": {"url": desk.url, "api_key": "k"}},
+                }
+            )
+        )
+        result = rasa_handoff("status", "--config", str(config), cwd=tmp_path)
+    assert "webhook    Unavailable (in use)" in result.stdout
+    assert result.returncode == 1
