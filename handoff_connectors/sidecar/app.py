@@ -23,10 +23,14 @@ from .pump import Pump
 
 logger = logging.getLogger(__name__)
 
+MAX_WEBHOOK_BYTES = 4 * 1024 * 1024
+
 
 def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_chat: bool = False) -> Sanic:
     app = Sanic(name)
     app.config.FALLBACK_ERROR_FORMAT = "json"
+    # Webhooks are small; a body past this is refused with 413 before it is read.
+    app.config.REQUEST_MAX_SIZE = MAX_WEBHOOK_BYTES
 
     @app.before_server_start
     async def open_resources(app: Sanic) -> None:

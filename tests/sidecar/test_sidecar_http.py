@@ -71,6 +71,17 @@ def test_health(sidecar):
     assert (health["status"], health["connector"]) == ("ok", "webhook")
 
 
+def test_an_oversized_body_is_refused_before_it_is_read(sidecar, desk):
+    huge = b'{"conversation_id": "x", "timestamp": 1, "body": "' + b"a" * (5 * 1024 * 1024) + b'"}'
+    response = httpx.post(
+        f"{desk.sidecar_url}/v1/human/message/receive",
+        content=huge,
+        headers={"Authorization": f"Bearer {desk.api_key}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 413
+
+
 def test_an_agent_reply_is_pushed_into_the_rasa_conversation(sidecar, rasa, desk, handoffs, sender_id):
     sender_id = f"whatsapp:+49 151 {sender_id}"  # ids with characters a URL path must escape
     conversation_id = handoffs.open(sender_id)
