@@ -85,7 +85,7 @@ def test_fallback_offer_can_be_declined_or_taken(deployment: Deployment):
 
 
 def test_waiting_timeout_keep_waiting_then_the_agent_answers_then_session_timeout(deployment: Deployment):
-    with deployment.reconfigured(timeouts={"waiting": 2, "session": 3}):
+    with deployment.reconfigured(timeouts={"waiting": 3, "session": 3}):
         user = deployment.new_user()
         conversation_id = connect(user)
         assert user.next_messages(1, timeout=15) == [
@@ -105,24 +105,24 @@ def test_waiting_timeout_keep_waiting_then_the_agent_answers_then_session_timeou
 
 
 def test_a_user_message_holds_off_the_session_timeout(deployment: Deployment):
-    with deployment.reconfigured(timeouts={"waiting": 30, "session": 3}):
+    with deployment.reconfigured(timeouts={"waiting": 30, "session": 6}):
         user = deployment.new_user()
         conversation_id = connect(user)
         deployment.desk.reply(conversation_id, "Hello!")
         assert user.next_messages(1) == ["Hello!"]
-        time.sleep(2)
+        time.sleep(3)
         user.say("still thinking", expect=0)
-        user.assert_quiet(2.5)  # 4.5 s after the agent's message, but the user spoke
+        user.assert_quiet(4.5)  # 7.5 s after the agent's message, but the user spoke
         user.say("end chat")
 
 
 def test_a_timer_due_while_the_sidecar_was_down_fires_once_after_restart(deployment: Deployment):
-    with deployment.reconfigured(timeouts={"waiting": 2, "session": 600}):
+    with deployment.reconfigured(timeouts={"waiting": 4, "session": 600}):
         user = deployment.new_user()
         connect(user)
         deployment.stop_sidecar()
         try:
-            time.sleep(4)
+            time.sleep(6)
             user.assert_quiet(0)
         finally:
             deployment.start_sidecar()
