@@ -21,15 +21,15 @@ down, and survive a sidecar restart (the loop looks at the store every
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import httpx
 
 from ..core.contract import DeskError
-from ..core.outbox import Backoff, RetryLater, Undeliverable, drain, new_owner
+from ..core.outbox import RetryLater, Undeliverable, drain, new_owner
+from ..sidecar.pump import Pump
 from .connector import BOT_QUEUE, SAY_QUEUE, sender_for
 
 logger = logging.getLogger(__name__)
@@ -44,58 +44,27 @@ class MessengerRelay:
         self.store = connector.store
         self._rest_url = rasa_settings.url + REST_WEBHOOK
         self._http = httpx.AsyncClient(timeout=rasa_settings.timeout)
-        self._poll_interval = sidecar_settings.poll_interval
-        self._backoff = Backoff(cap=sidecar_settings.max_retry_delay)
-        self._owner = new_owner()
-        self._wakeup = asyncio.Event()
-        self._running: dict[str, asyncio.Task] = {}
-        self._task: asyncio.Task | None = None
+        owner = new_owner()
+        # The sidecar's own delivery loop, over the two messenger queues.
+        self._pump = Pump(
+            self.store,
+            [
+                (BOT_QUEUE, lambda queue: drain(self.store, queue, self.to_bot, owner)),
+                (SAY_QUEUE, lambda queue: drain(self.store, queue, self.to_intercom, owner)),
+            ],
+            sidecar_settings.poll_interval,
+            sidecar_settings.max_retry_delay,
+        )
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.run_forever())
+        self._pump.start()
 
     def wake(self) -> None:
-        self._wakeup.set()
+        self._pump.wake()
 
     async def stop(self) -> None:
-        tasks = [t for t in [self._task, *self._running.values()] if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._pump.stop()
         await self._http.aclose()
-
-    async def run_forever(self) -> None:
-        routes: tuple[tuple[str, Callable[[dict], Awaitable[None]]], ...] = (
-            (BOT_QUEUE, self.to_bot),
-            (SAY_QUEUE, self.to_intercom),
-        )
-        while True:
-            try:
-                for prefix, deliver in routes:
-                    for queue in await self.store.queues(prefix):
-                        if queue not in self._running and self._backoff.is_due(queue):
-                            self._running[queue] = asyncio.create_task(self._drain(queue, deliver))
-            except Exception:
-                logger.exception("Could not read the Intercom messenger queues; trying again")
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
-            except asyncio.TimeoutError:
-                pass
-            self._wakeup.clear()
-
-    async def _drain(self, queue: str, deliver: Callable[[dict], Awaitable[None]]) -> None:
-        try:
-            emptied = await drain(self.store, queue, deliver, self._owner)
-        except Exception:
-            logger.exception("Relaying %s failed", queue)
-            emptied = False
-        finally:
-            self._running.pop(queue, None)
-        if emptied:
-            self._backoff.succeeded(queue)
-        else:
-            self._backoff.failed(queue)
-        self._wakeup.set()
 
     # -- one user message: to the bot, or nowhere while an agent has it ---------
 

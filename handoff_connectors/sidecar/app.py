@@ -7,7 +7,6 @@ answered 4xx and reaches nobody.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from sanic import Request, Sanic
@@ -15,7 +14,7 @@ from sanic.response import HTTPResponse, json
 
 from ..core.config import HandoffConfig
 from ..core.contract import ConversationClosed, ServiceStatus, WebhookRejected, WebhookRequest
-from ..core.handoffs import HandoffService
+from ..core.handoffs import TO_DESK, TO_RASA, HandoffService
 from ..core.store import open_store
 from ..registry import connector_class, create_service
 from ..local.inbox import Inbox, attach_inbox
@@ -37,8 +36,15 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
         store = open_store(config.store)
         app.ctx.service = create_service(config, store, with_rasa=True)
         connector = app.ctx.service.connector
-        app.ctx.pump = Pump(app.ctx.service, config.sidecar.poll_interval, config.sidecar.max_retry_delay)
-        app.ctx.pump_task = asyncio.create_task(app.ctx.pump.run_forever())
+        service = app.ctx.service
+        app.ctx.pump = Pump(
+            service.store,
+            [(TO_RASA, service.deliver_to_rasa), (TO_DESK, service.deliver_to_desk)],
+            config.sidecar.poll_interval,
+            config.sidecar.max_retry_delay,
+            before_each_look=service.fire_due_timers,
+        )
+        app.ctx.pump.start()
         # The credential check at start; desk calls keep the status current after.
         await app.ctx.service.set_status(await connector.check(), "the credential check failed at start")
         # Desk-to-desk connectors do their share of the sidecar's work from here.
@@ -51,7 +57,6 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
 
     @app.after_server_stop
     async def close_resources(app: Sanic) -> None:
-        app.ctx.pump_task.cancel()
         await app.ctx.pump.stop()
         service: HandoffService = app.ctx.service
         await service.connector.aclose()

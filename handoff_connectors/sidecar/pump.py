@@ -10,49 +10,63 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Optional, Sequence
 
-from ..core.handoffs import TO_DESK, TO_RASA, HandoffService
 from ..core.outbox import Backoff
+from ..core.store import Store
 
 logger = logging.getLogger(__name__)
 
+# Drains one queue; True once it is empty.
+DrainQueue = Callable[[str], Awaitable[bool]]
+# Work to do before each look at the queues (firing timers); True if it queued something.
+BeforeLook = Callable[[], Awaitable[int]]
+
 
 class Pump:
-    def __init__(self, service: HandoffService, poll_interval: float, max_retry_delay: float) -> None:
-        self._service = service
+    def __init__(
+        self,
+        store: Store,
+        routes: Sequence[tuple[str, DrainQueue]],
+        poll_interval: float,
+        max_retry_delay: float,
+        before_each_look: Optional[BeforeLook] = None,
+    ) -> None:
+        self._store = store
+        self._routes = tuple(routes)
         self._poll_interval = poll_interval
+        self._before_each_look = before_each_look
         self._backoff = Backoff(cap=max_retry_delay)
         self._running: dict[str, asyncio.Task] = {}
         self._wakeup = asyncio.Event()
+        self._task: Optional[asyncio.Task] = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self.run_forever())
 
     def wake(self) -> None:
         self._wakeup.set()
 
     async def run_forever(self) -> None:
-        routes: tuple[tuple[str, Callable[[str], Awaitable[bool]]], ...] = (
-            (TO_RASA, self._service.deliver_to_rasa),
-            (TO_DESK, self._service.deliver_to_desk),
-        )
         while True:
             try:
-                if await self._service.fire_due_timers():
+                if self._before_each_look is not None and await self._before_each_look():
                     self._wakeup.set()
-                for prefix, deliver in routes:
-                    for queue in await self._service.store.queues(prefix):
+                for prefix, drain_queue in self._routes:
+                    for queue in await self._store.queues(prefix):
                         if queue not in self._running and self._backoff.is_due(queue):
-                            self._running[queue] = asyncio.create_task(self._drain(queue, deliver))
+                            self._running[queue] = asyncio.create_task(self._drain(queue, drain_queue))
             except Exception:
-                logger.exception("Could not read the outboxes; trying again")
+                logger.exception("Could not read the queues; trying again")
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
             except asyncio.TimeoutError:
                 pass
             self._wakeup.clear()
 
-    async def _drain(self, queue: str, deliver: Callable[[str], Awaitable[bool]]) -> None:
+    async def _drain(self, queue: str, drain_queue: DrainQueue) -> None:
         try:
-            emptied = await deliver(queue)
+            emptied = await drain_queue(queue)
         except Exception:
             logger.exception("Delivering %s failed", queue)
             emptied = False
@@ -69,6 +83,7 @@ class Pump:
             logger.warning("%s is waiting (attempt %d); next try in %.1f s", queue, failures, delay)
 
     async def stop(self) -> None:
-        for task in list(self._running.values()):
+        tasks = [task for task in [self._task, *self._running.values()] if task is not None]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._running.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
