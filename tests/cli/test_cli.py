@@ -20,6 +20,20 @@ def rasa_handoff(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+def webhook_config(directory: Path, desk_url: str) -> Path:
+    config = directory / "handoff.yml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "connector": "webhook",
+                "store": {"path": str(directory / "s.sqlite")},
+                "connectors": {"webhook": {"url": desk_url, "api_key": "k"}},
+            }
+        )
+    )
+    return config
+
+
 def test_init_adds_the_handoff_files_to_a_bot_and_keeps_what_exists(tmp_path: Path):
     bot = tmp_path / "bot"
     (bot / "data").mkdir(parents=True)
@@ -56,16 +70,7 @@ def test_check_config_names_the_field_and_hides_the_value(tmp_path: Path):
 
 def test_status_reports_every_connector(tmp_path: Path):
     with RecordingServer(lambda request: (200, {"ok": True})) as desk:
-        config = tmp_path / "handoff.yml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "connector": "webhook",
-                    "store": {"path": str(tmp_path / "s.sqlite")},
-                    "connectors": {"webhook": {"url": desk.url, "api_key": "k"}},
-                }
-            )
-        )
+        config = webhook_config(tmp_path, desk.url)
         result = rasa_handoff("status", "--config", str(config), cwd=tmp_path)
     lines = dict(line.split(None, 1) for line in result.stdout.strip().splitlines() if not line.startswith("20"))
     assert lines["webhook"] == "Available (in use)"
@@ -76,16 +81,7 @@ def test_status_reports_every_connector(tmp_path: Path):
 
 def test_status_fails_when_the_desk_refuses_our_credentials(tmp_path: Path):
     with RecordingServer(lambda request: (401, {"error": "bad key"})) as desk:
-        config = tmp_path / "handoff.yml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "connector": "webhook",
-                    "store": {"path": str(tmp_path / "s.sqlite")},
-                    "connectors": {"webhook": {"url": desk.url, "api_key": "k"}},
-                }
-            )
-        )
+        config = webhook_config(tmp_path, desk.url)
         result = rasa_handoff("status", "--config", str(config), cwd=tmp_path)
     assert "webhook    Unavailable (in use)" in result.stdout
     assert result.returncode == 1
