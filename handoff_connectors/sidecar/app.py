@@ -7,6 +7,7 @@ answered 4xx and reaches nobody.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from sanic import Request, Sanic
@@ -23,6 +24,16 @@ from .pump import Pump
 logger = logging.getLogger(__name__)
 
 MAX_WEBHOOK_BYTES = 4 * 1024 * 1024
+
+
+async def _recheck_while_unavailable(service: HandoffService, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            if await service.status() is ServiceStatus.UNAVAILABLE:
+                await service.set_status(await service.connector.check(), "the credential check failed again")
+        except Exception:
+            logger.exception("Checking the desk's status failed")
 
 
 def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_chat: bool = False) -> Sanic:
@@ -45,6 +56,9 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
             before_each_look=service.fire_due_timers,
         )
         app.ctx.pump.start()
+        app.ctx.status_watch = asyncio.get_running_loop().create_task(
+            _recheck_while_unavailable(service, config.sidecar.status_check_interval)
+        )
         # The credential check at start; desk calls keep the status current after.
         await app.ctx.service.set_status(await connector.check(), "the credential check failed at start")
         # Desk-to-desk connectors do their share of the sidecar's work from here.
@@ -57,6 +71,7 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
 
     @app.after_server_stop
     async def close_resources(app: Sanic) -> None:
+        app.ctx.status_watch.cancel()
         await app.ctx.pump.stop()
         service: HandoffService = app.ctx.service
         await service.connector.aclose()

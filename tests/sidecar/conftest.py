@@ -183,7 +183,7 @@ def write_config(path: Path, rasa_url: str, desk_url: str, store_path: Path) -> 
         "connector": "webhook",
         "rasa": {"url": rasa_url, "token": RASA_TOKEN, "timeout": 10},
         "store": {"type": "sqlite", "path": str(store_path)},
-        "sidecar": {"max_retry_delay": 1, "poll_interval": 0.1},
+        "sidecar": {"max_retry_delay": 1, "poll_interval": 0.1, "status_check_interval": 0.3},
         "connectors": {
             "webhook": {
                 "url": desk_url,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import base64
 import subprocess
 import sys
@@ -69,6 +71,23 @@ def test_health(sidecar):
     assert response.status_code == 200
     health = response.json()
     assert (health["status"], health["connector"]) == ("ok", "webhook")
+
+
+async def test_an_unavailable_desk_is_checked_again_until_it_is_back(sidecar, desk, config_path):
+    from handoff_connectors.core.config import load_config
+    from handoff_connectors.core.store import open_store
+
+    store = open_store(load_config(str(config_path)).store)
+    try:
+        # As after a desk call refused our credentials; the desk works again now.
+        await store.put("status:webhook", {"status": "Unavailable", "at": 0})
+        assert httpx.get(sidecar.health_url, timeout=10).json()["service"] == "Unavailable"
+        deadline = time.monotonic() + 10
+        while httpx.get(sidecar.health_url, timeout=10).json()["service"] != "Available":
+            assert time.monotonic() < deadline, "the sidecar never checked the desk again"
+            await asyncio.sleep(0.1)
+    finally:
+        await store.close()
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(sidecar, desk):
