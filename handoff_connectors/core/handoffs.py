@@ -279,6 +279,9 @@ class HandoffService:
             await self.rasa.trigger_intent(sender_id, item["intent"], item["entities"], item["id"])
             if item["intent"] == INTENT_AGENT_MESSAGE:
                 await self._agent_spoke(item["handoff_id"])
+            elif item["intent"] == INTENT_AGENT_SNOOZED:
+                # The agent will come back later: neither timeout applies meanwhile.
+                await self.timers.disarm(item["handoff_id"])
 
         return await drain(self.store, queue, push, self._owner)
 

@@ -146,3 +146,21 @@ async def test_finishing_disarms_every_timer(store, clock):
     clock.now += 10_000
     assert await handoffs.fire_due_timers() == 0
     assert await store.peek(TO_RASA + "u1") is None
+
+
+async def test_a_snooze_delivered_to_rasa_stops_both_timers(store, clock):
+    from handoff_connectors.core.contract import AgentSnoozed
+
+    class AckingRasa:
+        async def trigger_intent(self, sender_id, intent, entities, event_id):
+            return None
+
+    handoffs, _ = await service(store, clock)
+    handoffs.rasa = AckingRasa()
+    handoff = await handoffs.open("u1", "a@b.co", "en", [], "help")
+    await handoffs._agent_spoke(handoff.handoff_id)
+    await handoffs.accept(AgentSnoozed(event_id="s1", desk_conversation_id=handoff.handoff_id))
+    assert await handoffs.deliver_to_rasa(TO_RASA + "u1")
+    clock.now += 10_000
+    assert await handoffs.fire_due_timers() == 0
+    assert (await handoffs.active("u1")).handoff_id == handoff.handoff_id
