@@ -18,6 +18,14 @@ logger = logging.getLogger(__name__)
 EVENT_ID_SLOT = "handoff_event_id"
 
 
+# What a refusal from Rasa usually means, so the log line says what to fix.
+_HINTS = {
+    401: " (check rasa.token against Rasa's --auth-token)",
+    403: " (check rasa.token against Rasa's --auth-token)",
+    404: " (is rasa-handoff's domain.yml merged into the bot's domain, and Rasa run with --enable-api?)",
+}
+
+
 class RasaClient:
     def __init__(
         self,
@@ -46,7 +54,8 @@ class RasaClient:
         except httpx.HTTPError as error:
             raise RetryLater(f"Rasa unreachable: {type(error).__name__}") from None
         if response.status_code != 200:
-            raise RetryLater(f"Rasa answered {response.status_code} to {intent}")
+            hint = _HINTS.get(response.status_code, "")
+            raise RetryLater(f"Rasa answered {response.status_code} to {intent}{hint}")
         if not _acknowledged(response, event_id):
             raise RetryLater(f"Rasa ran {intent} but no handoff action acknowledged it")
 

@@ -228,3 +228,18 @@ def test_backoff_is_kept_per_queue() -> None:
 def test_backoff_cap_below_the_first_delay() -> None:
     backoff = Backoff(cap=0.2)
     assert backoff.failed("q") == 0.2
+
+
+async def test_a_refusing_rasa_is_retried_with_a_hint_of_what_to_fix():
+    from handoff_connectors.core.rasa import RasaClient
+    from tests.support.http_recorder import RecordingServer
+
+    with RecordingServer(lambda request: (404, {"message": "intent not in domain"})) as rasa:
+        client = RasaClient(rasa.url, "tok", "latest", 5)
+        try:
+            with pytest.raises(RetryLater) as waiting:
+                await client.trigger_intent("u1", "EXTERNAL_handoff_agent_message", {}, "e1")
+        finally:
+            await client.aclose()
+    assert "404" in str(waiting.value) and "domain.yml merged" in str(waiting.value)
+    assert "tok" not in str(waiting.value)
