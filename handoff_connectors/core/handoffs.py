@@ -18,15 +18,15 @@ from typing import Optional
 
 from .contract import (
     AgentJoined,
-    AgentSnoozed,
-    ServiceStatus,
     AgentMessage,
+    AgentSnoozed,
     CloseReason,
     Connector,
     ConversationClosed,
     DeskError,
     DeskEvent,
     HandoffRequest,
+    ServiceStatus,
     Speaker,
     Turn,
     UserMessage,
@@ -223,14 +223,19 @@ class HandoffService:
         return ServiceStatus(stored["status"]) if stored else None
 
     async def set_status(self, status: ServiceStatus, reason: str = "") -> None:
-        if await self.status() == status:
+        previous = await self.status()
+        if previous == status:
             return
         if status is ServiceStatus.UNAVAILABLE:
             # Logged once per change, and only the desk's answer: never a credential.
             logger.error("%s is Unavailable: %s", self.connector.name, reason)
-        elif status is ServiceStatus.AVAILABLE and await self.status() is not None:
+        elif status is ServiceStatus.AVAILABLE and previous is not None:
             logger.info("%s is Available again", self.connector.name)
         await self.store.put(f"status:{self.connector.name}", {"status": status.value, "at": time.time()})
+
+    async def check_status(self) -> None:
+        """Run the connector's credential check and record what it says."""
+        await self.set_status(await self.connector.check(), "the credential check failed")
 
     async def was_refused(self, handoff: Handoff) -> bool:
         """Whether the desk turned the handoff down (its start was parked)."""

@@ -31,7 +31,7 @@ async def _recheck_while_unavailable(service: HandoffService, interval: float) -
         await asyncio.sleep(interval)
         try:
             if await service.status() is ServiceStatus.UNAVAILABLE:
-                await service.set_status(await service.connector.check(), "the credential check failed again")
+                await service.check_status()
         except Exception:
             logger.exception("Checking the desk's status failed")
 
@@ -44,10 +44,8 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
 
     @app.before_server_start
     async def open_resources(app: Sanic) -> None:
-        store = open_store(config.store)
-        app.ctx.service = create_service(config, store, with_rasa=True)
-        connector = app.ctx.service.connector
-        service = app.ctx.service
+        service = app.ctx.service = create_service(config, open_store(config.store), with_rasa=True)
+        connector = service.connector
         app.ctx.pump = Pump(
             service.store,
             [(TO_RASA, service.deliver_to_rasa), (TO_DESK, service.deliver_to_desk)],
@@ -60,14 +58,14 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
             _recheck_while_unavailable(service, config.sidecar.status_check_interval)
         )
         # The credential check at start; desk calls keep the status current after.
-        await app.ctx.service.set_status(await connector.check(), "the credential check failed at start")
+        await service.check_status()
         # Desk-to-desk connectors do their share of the sidecar's work from here.
-        await connector.attach_sidecar(app.ctx.service, config)
+        await connector.attach_sidecar(service, config)
         if config.connector == "local":
             token = config.connectors.local.token
             if not token or not token.get_secret_value():
                 logger.warning("connectors.local.token is not set: the agent inbox refuses everyone")
-            app.ctx.inbox = Inbox(connector.desk, token.get_secret_value() if token else None, app.ctx.service.accept)
+            app.ctx.inbox = Inbox(connector.desk, token.get_secret_value() if token else None, service.accept)
 
     @app.after_server_stop
     async def close_resources(app: Sanic) -> None:
