@@ -88,19 +88,17 @@ async def refusal(rt: Runtime, routing: Optional[str], language: str, now: dt.da
 
 def misunderstood_turns(events: list[dict[str, Any]]) -> int:
     """How many user turns in a row the fallback action answered, this one included."""
-    count, pending_user = 1, False
-    seen_latest = False
-    for event in reversed(events):
-        kind = event.get("event")
-        if kind == "user" and not is_external(event):
-            if not seen_latest:
-                seen_latest = True  # the turn being answered now
-                continue
-            if not pending_user:
-                break
-            count += 1
-            pending_user = False
-        elif kind == "action" and event.get("name") != "action_listen" and seen_latest:
-            # The first action after a user turn (walking backwards: the last seen).
-            pending_user = event.get("name") == FALLBACK_ACTION
+    # For each user turn (pushes from the sidecar aside), the first action that answered it.
+    answers: list[Optional[str]] = []
+    for event in events:
+        if event.get("event") == "user" and not is_external(event):
+            answers.append(None)
+        elif event.get("event") == "action" and event.get("name") != "action_listen" and answers:
+            if answers[-1] is None:
+                answers[-1] = event.get("name")
+    count = 1  # the turn being answered now
+    for answer in reversed(answers[:-1]):
+        if answer != FALLBACK_ACTION:
+            break
+        count += 1
     return count

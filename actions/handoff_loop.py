@@ -127,16 +127,10 @@ def show_desk_event(
     event_id = entity(tracker, ENTITY_EVENT_ID)
     if intent == INTENT_AGENT_MESSAGE:
         utter_agent_message(dispatcher, tracker, event_id)
-    elif intent == INTENT_AGENT_SNOOZED:
+    elif intent in (INTENT_AGENT_SNOOZED, INTENT_AGENT_JOINED):
         agent = entity(tracker, ENTITY_AGENT) or rt.messages.text("agent_default_name", language)
-        dispatcher.utter_message(
-            text=rt.messages.text("agent_snoozed", language, agent=agent), handoff_event_id=event_id
-        )
-    elif intent == INTENT_AGENT_JOINED:
-        agent = entity(tracker, ENTITY_AGENT) or rt.messages.text("agent_default_name", language)
-        dispatcher.utter_message(
-            text=rt.messages.text("agent_joined", language, agent=agent), handoff_event_id=event_id
-        )
+        key = "agent_snoozed" if intent == INTENT_AGENT_SNOOZED else "agent_joined"
+        dispatcher.utter_message(text=rt.messages.text(key, language, agent=agent), handoff_event_id=event_id)
     elif intent == INTENT_CLOSED:
         dispatcher.utter_message(text=rt.messages.text("agent_ended", language), handoff_event_id=event_id)
         return True
@@ -155,16 +149,13 @@ def show_desk_event(
     return False
 
 
+def request_slots_cleared() -> list[EventType]:
+    """The slots that only carry a request until it is connected."""
+    return [SlotSet(slot, None) for slot in (SLOT_QUESTION, SLOT_EMAIL_ATTEMPTS, SLOT_ROUTING, SLOT_NOTE)]
+
+
 def ended() -> list[EventType]:
-    return [
-        ActiveLoop(None),
-        SlotSet(SLOT_STATE, None),
-        SlotSet(SLOT_QUESTION, None),
-        SlotSet(SLOT_EMAIL_ATTEMPTS, None),
-        SlotSet(SLOT_ROUTING, None),
-        SlotSet(SLOT_NOTE, None),
-        LISTEN,
-    ]
+    return [ActiveLoop(None), SlotSet(SLOT_STATE, None), *request_slots_cleared(), LISTEN]
 
 
 class HandoffLoop(Action):
@@ -269,10 +260,7 @@ class HandoffLoop(Action):
             SlotSet(SLOT_STATE, STATE_CONNECTED),
             SlotSet(SLOT_EMAIL, email),
             SlotSet(SLOT_LANGUAGE, language),
-            SlotSet(SLOT_QUESTION, None),
-            SlotSet(SLOT_EMAIL_ATTEMPTS, None),
-            SlotSet(SLOT_ROUTING, None),
-            SlotSet(SLOT_NOTE, None),
+            *request_slots_cleared(),
         ]
 
     # -- connected -----------------------------------------------------------
