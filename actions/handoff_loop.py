@@ -21,6 +21,7 @@ from handoff_connectors.core.handoffs import (
     ENTITY_AGENT,
     ENTITY_ATTACHMENTS,
     ENTITY_EVENT_ID,
+    ENTITY_REASON,
     ENTITY_TEXT,
     ENTITY_TIMER,
     INTENT_AGENT_JOINED,
@@ -28,6 +29,7 @@ from handoff_connectors.core.handoffs import (
     INTENT_AGENT_SNOOZED,
     INTENT_CLOSED,
     INTENT_TIMEOUT,
+    REASON_REFUSED,
 )
 from handoff_connectors.core.timers import SESSION, WAITING
 from handoff_connectors.core.rasa import EVENT_ID_SLOT
@@ -132,7 +134,8 @@ def show_desk_event(
         key = "agent_snoozed" if intent == INTENT_AGENT_SNOOZED else "agent_joined"
         dispatcher.utter_message(text=rt.messages.text(key, language, agent=agent), handoff_event_id=event_id)
     elif intent == INTENT_CLOSED:
-        dispatcher.utter_message(text=rt.messages.text("agent_ended", language), handoff_event_id=event_id)
+        key = "disabled" if entity(tracker, ENTITY_REASON) == REASON_REFUSED else "agent_ended"
+        dispatcher.utter_message(text=rt.messages.text(key, language), handoff_event_id=event_id)
         return True
     elif intent == INTENT_TIMEOUT and entity(tracker, ENTITY_TIMER) == SESSION:
         dispatcher.utter_message(text=rt.messages.text("session_timed_out", language), handoff_event_id=event_id)
@@ -238,7 +241,7 @@ class HandoffLoop(Action):
     ) -> list[EventType]:
         # The exchanges before the request; the request itself is the question.
         history = transcript(events_before(session_events(tracker), question), rt.config.transcript_rounds)
-        handoff = await rt.service.open(
+        await rt.service.open(
             sender_id=tracker.sender_id,
             email=email,
             language=language,
@@ -247,10 +250,8 @@ class HandoffLoop(Action):
             routing=escalation.routing,
             message_to_agent=escalation.message_to_agent,
         )
-        if await rt.service.was_refused(handoff):
-            dispatcher.utter_message(text=rt.messages.text("disabled", language))
-            await rt.service.finish(handoff, CloseReason.BOT_ENDED, tell_desk=False)
-            return ended() + [SlotSet(SLOT_EMAIL, email)]
+        # The desk hears of it from the sidecar; should it turn the request
+        # down, a closed event with the reason "refused" comes back.
         dispatcher.utter_message(
             text=rt.messages.text("connecting", language),
             buttons=[{"title": rt.messages.text("end_button", language), "payload": f"/{INTENT_END}"}],

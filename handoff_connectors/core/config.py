@@ -64,8 +64,27 @@ class RasaSettings(_Strict):
 
 
 class StoreSettings(_Strict):
-    type: Literal["sqlite"] = "sqlite"
-    path: str = "handoff.sqlite"
+    """Where the action servers and sidecars keep what they share.
+
+    `sqlite` (the default) serves the processes of one machine; `redis`
+    serves several replicas of each on one Redis.
+    """
+
+    type: Literal["sqlite", "redis"] = "sqlite"
+    path: str = Field("handoff.sqlite", description="sqlite: the database file")
+    durable: bool = Field(False, description="sqlite: fsync every commit (survives a power cut, about 1 ms a write)")
+    url: Optional[SecretStr] = Field(
+        None, description="redis: redis://[:password@]host:port/db (a secret: it may hold the password)"
+    )
+    key_prefix: str = Field("rasa_handoff:", description="redis: prefix of every key, so one Redis can serve several bots")
+
+    @model_validator(mode="after")
+    def _redis_needs_a_url(self) -> "StoreSettings":
+        if self.type == "redis":
+            url = self.url.get_secret_value() if self.url else ""
+            if not re.match(r"^(redis|rediss|unix)://", url):
+                raise ValueError("url: must be a redis://, rediss:// or unix:// URL when type is redis")
+        return self
 
 
 class SidecarSettings(_Strict):

@@ -1,10 +1,12 @@
 """Handoff records and the two directions a handoff's messages travel.
 
-User -> desk: the actions call `open`, `relay` and `finish`; each pushes an
-operation onto the handoff's `to_desk:` queue and tries to deliver it at once.
+User -> desk: the actions call `open`, `relay` and `finish`; each writes the
+handoff's records and pushes an operation onto its `to_desk:` queue in one
+store write, and returns: the action never waits on the desk. The sidecar's
+pump, woken by the push, delivers the operation within milliseconds.
 Desk -> user: the sidecar calls `accept` with the events a webhook carried;
-each is pushed, once, onto the conversation's `to_rasa:` queue. The sidecar's
-pump delivers whatever could not be delivered straight away.
+each is pushed, once, onto the conversation's `to_rasa:` queue and delivered
+by the same pump.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Protocol
 
 from .contract import (
     AgentJoined,
@@ -31,9 +33,9 @@ from .contract import (
     Turn,
     UserMessage,
 )
-from .outbox import RetryLater, Undeliverable, dead_letter_queue, drain, new_owner
+from .outbox import Attempts, Drained, RetryLater, Undeliverable, dead_letter_queue, drain, new_owner
 from .rasa import RasaClient
-from .store import Store
+from .store import Change, Delete, Push, Put, Store
 from .timers import SESSION, WAITING, Timers
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,9 @@ ENTITY_AGENT = "handoff_agent"
 ENTITY_TIMER = "handoff_timer"
 # A list of URLs: the files or images an agent attached to a message.
 ENTITY_ATTACHMENTS = "handoff_attachments"
+# Why the desk side ended a handoff ("refused": the desk turned the request down).
+ENTITY_REASON = "handoff_reason"
+REASON_REFUSED = "refused"
 
 
 @dataclass
@@ -66,6 +71,8 @@ class Handoff:
     created_at: float
     desk_conversation_id: Optional[str] = None
     routing: Optional[str] = None
+    # When the user first saw an agent's message (the session officially began).
+    first_reply_at: Optional[float] = None
 
     @classmethod
     def from_dict(cls, data: dict) -> "Handoff":
@@ -84,6 +91,27 @@ def _desk_key(connector: str, desk_conversation_id: str) -> str:
     return f"desk:{connector}:{desk_conversation_id}"
 
 
+class Metrics(Protocol):
+    """What the service reports as it works (the sidecar's Prometheus metrics implement it)."""
+
+    def handoff_started(self, desk: str) -> None: ...
+    def handoff_ended(self, desk: str, reason: str) -> None: ...
+    def first_agent_reply(self, desk: str, seconds: float) -> None: ...
+    def queued_for(self, direction: str, seconds: float) -> None: ...
+    def message(self, direction: str, desk: str) -> None: ...
+    def delivered(self, direction: str, seconds: float) -> None: ...
+    def desk_error(self, desk: str, kind: str) -> None: ...
+    def desk_status(self, desk: str, status: str) -> None: ...
+
+
+class _NoMetrics:
+    def __getattr__(self, name: str):
+        return lambda *args, **kwargs: None
+
+
+NO_METRICS: Metrics = _NoMetrics()  # type: ignore[assignment]
+
+
 class HandoffService:
     def __init__(
         self,
@@ -93,6 +121,7 @@ class HandoffService:
         waiting_timeout: float = 60.0,
         session_timeout: float = 180.0,
         clock=time.time,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self.store = store
         self.connector = connector
@@ -100,15 +129,17 @@ class HandoffService:
         self.timers = Timers(store, clock)
         self.waiting_timeout = waiting_timeout
         self.session_timeout = session_timeout
+        self.metrics = metrics
         self._owner = new_owner()
+        self._attempts = Attempts()
+        self._status: Optional[ServiceStatus] = None
 
     # -- lookups -------------------------------------------------------------
 
     async def active(self, sender_id: str) -> Optional[Handoff]:
-        pointer = await self.store.get(_active_key(sender_id))
-        if not pointer:
-            return None
-        return await self.record(pointer["handoff_id"])
+        """The sender's live handoff, in one read (its desk id may lag: `record` has it)."""
+        data = await self.store.get(_active_key(sender_id))
+        return Handoff.from_dict(data) if data and "sender_id" in data else None
 
     async def record(self, handoff_id: str) -> Optional[Handoff]:
         data = await self.store.get(_record_key(handoff_id))
@@ -141,13 +172,6 @@ class HandoffService:
             created_at=time.time(),
             routing=routing,
         )
-        await self._save(handoff)
-        # Desks that echo our id (the webhook protocol) are found by it at once,
-        # even if the agent answers before `start` has returned.
-        await self.store.put(
-            _desk_key(handoff.connector, handoff.handoff_id), {"handoff_id": handoff.handoff_id}
-        )
-        await self.store.put(_active_key(sender_id), {"handoff_id": handoff.handoff_id})
         request = HandoffRequest(
             handoff_id=handoff.handoff_id,
             sender_id=sender_id,
@@ -159,63 +183,106 @@ class HandoffService:
             message_to_agent=message_to_agent,
             created_at=handoff.created_at,
         )
-        await self.timers.arm(handoff.handoff_id, sender_id, WAITING, self.waiting_timeout)
-        await self._to_desk(handoff, {"op": "start", "request": _request_to_dict(request)})
+        record = dataclasses.asdict(handoff)
+        pointer = {"handoff_id": handoff.handoff_id, "sender_id": sender_id}
+        await self.store.write(
+            Put(_record_key(handoff.handoff_id), record),
+            # Desks that echo our id (the webhook protocol) are found by it at once,
+            # even if the agent answers before `start` has returned.
+            Put(_desk_key(handoff.connector, handoff.handoff_id), pointer),
+            Put(_active_key(sender_id), record),
+            self.timers.arming(handoff.handoff_id, sender_id, WAITING, self.waiting_timeout),
+            self._to_desk(handoff, {"op": "start", "request": _request_to_dict(request)}),
+        )
+        self.metrics.handoff_started(self.connector.name)
         return handoff
 
     async def relay(self, handoff: Handoff, text: str) -> None:
-        # The user answered: the session timeout counts again from the agent's next message.
-        await self.timers.disarm(handoff.handoff_id, SESSION)
         message = {"message_id": uuid.uuid4().hex, "text": text, "sent_at": time.time()}
-        await self._to_desk(handoff, {"op": "send", "message": message})
+        await self.store.write(
+            # The user answered: the session timeout counts again from the agent's next message.
+            *self.timers.disarming(handoff.handoff_id, SESSION),
+            self._to_desk(handoff, {"op": "send", "message": message}),
+        )
 
     async def keep_waiting(self, handoff: Handoff) -> None:
         await self.timers.arm(handoff.handoff_id, handoff.sender_id, WAITING, self.waiting_timeout)
 
     async def finish(self, handoff: Handoff, reason: CloseReason, tell_desk: bool = True) -> None:
         """End the handoff on our side; the desk hears of it after every pending message."""
-        await self.timers.disarm(handoff.handoff_id)
-        await self.store.delete(_active_key(handoff.sender_id))
+        changes: list[Change] = [*self.timers.disarming(handoff.handoff_id), Delete(_active_key(handoff.sender_id))]
         if tell_desk:
-            await self._to_desk(handoff, {"op": "close", "reason": reason.value})
+            changes.append(self._to_desk(handoff, {"op": "close", "reason": reason.value}))
         else:
-            await self._forget(handoff)
+            changes.extend(self._forgetting(handoff))
+        await self.store.write(*changes)
+        self.metrics.handoff_ended(self.connector.name, reason.value)
 
-    async def _to_desk(self, handoff: Handoff, operation: dict) -> None:
-        operation = {"id": uuid.uuid4().hex, "handoff_id": handoff.handoff_id, **operation}
-        await self.store.push(TO_DESK + handoff.handoff_id, operation)
-        await self.deliver_to_desk(TO_DESK + handoff.handoff_id)
+    def _to_desk(self, handoff: Handoff, operation: dict) -> Push:
+        operation = {"id": uuid.uuid4().hex, "handoff_id": handoff.handoff_id, "queued_at": time.time(), **operation}
+        return Push(TO_DESK + handoff.handoff_id, operation)
 
-    async def deliver_to_desk(self, queue: str) -> bool:
-        return await drain(self.store, queue, self._perform, self._owner)
+    async def deliver_to_desk(self, queue: str) -> Drained:
+        return await drain(self.store, queue, self._perform, self._owner, self._attempts)
 
-    async def _perform(self, operation: dict) -> None:
+    async def _perform(self, operation: dict) -> list[Change]:
         handoff = await self.record(operation["handoff_id"])
         if handoff is None:
             raise Undeliverable(f"handoff {operation['handoff_id']} no longer exists")
+        _observe_queue_time(self.metrics, "to_desk", operation)
+        started = time.perf_counter()
         try:
-            if operation["op"] == "start":
-                desk_id = await self.connector.start(_request_from_dict(operation["request"]))
-                await self._connected_to(handoff, desk_id)
-            elif operation["op"] == "send":
-                message = UserMessage(**operation["message"])
-                await self.connector.send(self._desk_id(handoff), message)
-            elif operation["op"] == "close":
-                await self.connector.close(self._desk_id(handoff), CloseReason(operation["reason"]))
-                await self._forget(handoff)
-            else:
-                raise Undeliverable(f"unknown operation {operation['op']!r}")
-            await self.set_status(ServiceStatus.AVAILABLE)
+            follow_up = await self._call_desk(handoff, operation)
         except DeskError as error:
-            if error.auth:
-                await self.set_status(ServiceStatus.UNAVAILABLE, str(error))
-            if error.retryable:
-                logger.warning("%s desk unavailable, will retry: %s", self.connector.name, error)
-                raise RetryLater(str(error)) from None
-            if operation["op"] == "close":
-                # The desk already considers it closed; nothing more to tell it.
-                await self._forget(handoff)
-            raise Undeliverable(f"{self.connector.name} refused {operation['op']}: {error}") from None
+            return await self._desk_failed(handoff, operation, error)
+        self.metrics.delivered("to_desk", time.perf_counter() - started)
+        await self.set_status(ServiceStatus.AVAILABLE)
+        return follow_up
+
+    async def _call_desk(self, handoff: Handoff, operation: dict) -> list[Change]:
+        if operation["op"] == "start":
+            desk_id = await self.connector.start(_request_from_dict(operation["request"]))
+            return self._connected_to(handoff, desk_id)
+        if operation["op"] == "send":
+            await self.connector.send(self._desk_id(handoff), UserMessage(**operation["message"]))
+            self.metrics.message("user_to_agent", self.connector.name)
+            return []
+        if operation["op"] == "close":
+            await self.connector.close(self._desk_id(handoff), CloseReason(operation["reason"]))
+            return self._forgetting(handoff)
+        raise Undeliverable(f"unknown operation {operation['op']!r}")
+
+    async def _desk_failed(self, handoff: Handoff, operation: dict, error: DeskError) -> list[Change]:
+        kind = "auth" if error.auth else "retryable" if error.retryable else "refused"
+        self.metrics.desk_error(self.connector.name, kind)
+        if error.auth:
+            await self.set_status(ServiceStatus.UNAVAILABLE, str(error))
+        if error.retryable:
+            logger.warning("%s desk unavailable, will retry: %s", self.connector.name, error)
+            raise RetryLater(str(error)) from None
+        if operation["op"] == "close":
+            # The desk already considers it closed; nothing more to tell it.
+            await self.store.write(*self._forgetting(handoff))
+        elif operation["op"] == "start":
+            # The user is still waiting for a person: tell them, through Rasa.
+            await self.store.write(*self._refused(handoff))
+        raise Undeliverable(f"{self.connector.name} refused {operation['op']}: {error}") from None
+
+    def _refused(self, handoff: Handoff) -> list[Change]:
+        event_id = f"refused:{handoff.handoff_id}"
+        item = {
+            "id": event_id,
+            "handoff_id": handoff.handoff_id,
+            "intent": INTENT_CLOSED,
+            "entities": {ENTITY_EVENT_ID: event_id, ENTITY_REASON: REASON_REFUSED},
+            "queued_at": time.time(),
+        }
+        return [
+            Push(TO_RASA + handoff.sender_id, item, once=event_id),
+            *self.timers.disarming(handoff.handoff_id),
+            Delete(_active_key(handoff.sender_id)),
+            *self._forgetting(handoff),
+        ]
 
     async def status(self) -> Optional[ServiceStatus]:
         """What the last desk call said of the credentials (None before any)."""
@@ -223,7 +290,11 @@ class HandoffService:
         return ServiceStatus(stored["status"]) if stored else None
 
     async def set_status(self, status: ServiceStatus, reason: str = "") -> None:
+        if status is self._status:
+            return  # this process wrote it last: no store round trip per desk call
         previous = await self.status()
+        self._status = status
+        self.metrics.desk_status(self.connector.name, status.value)
         if previous == status:
             return
         if status is ServiceStatus.UNAVAILABLE:
@@ -235,29 +306,28 @@ class HandoffService:
 
     async def check_status(self) -> None:
         """Run the connector's credential check and record what it says."""
+        self._status = None  # another process may have changed it meanwhile
         await self.set_status(await self.connector.check(), "the credential check failed")
-
-    async def was_refused(self, handoff: Handoff) -> bool:
-        """Whether the desk turned the handoff down (its start was parked)."""
-        parked = await self.store.peek(dead_letter_queue(TO_DESK + handoff.handoff_id))
-        return parked is not None and parked.get("op") == "start"
 
     def _desk_id(self, handoff: Handoff) -> str:
         return handoff.desk_conversation_id or handoff.handoff_id
 
-    async def _connected_to(self, handoff: Handoff, desk_id: str) -> None:
+    def _connected_to(self, handoff: Handoff, desk_id: str) -> list[Change]:
         handoff = dataclasses.replace(handoff, desk_conversation_id=desk_id)
-        await self._save(handoff)
-        await self.store.put(_desk_key(handoff.connector, desk_id), {"handoff_id": handoff.handoff_id})
+        pointer = {"handoff_id": handoff.handoff_id, "sender_id": handoff.sender_id}
+        return [
+            Put(_record_key(handoff.handoff_id), dataclasses.asdict(handoff)),
+            Put(_desk_key(handoff.connector, desk_id), pointer),
+        ]
 
-    async def _save(self, handoff: Handoff) -> None:
-        await self.store.put(_record_key(handoff.handoff_id), dataclasses.asdict(handoff))
-
-    async def _forget(self, handoff: Handoff) -> None:
-        await self.store.delete(_desk_key(handoff.connector, handoff.handoff_id))
+    def _forgetting(self, handoff: Handoff) -> list[Change]:
+        changes: list[Change] = [
+            Delete(_desk_key(handoff.connector, handoff.handoff_id)),
+            Delete(_record_key(handoff.handoff_id)),
+        ]
         if handoff.desk_conversation_id:
-            await self.store.delete(_desk_key(handoff.connector, handoff.desk_conversation_id))
-        await self.store.delete(_record_key(handoff.handoff_id))
+            changes.append(Delete(_desk_key(handoff.connector, handoff.desk_conversation_id)))
+        return changes
 
     # -- desk -> user (called by the sidecar) --------------------------------
 
@@ -267,35 +337,57 @@ class HandoffService:
         if handoff is None:
             return None
         item = _rasa_item(handoff, event, self.connector.name)
-        await self.store.push(TO_RASA + handoff.sender_id, item, once=item["id"])
+        changes: list[Change] = [Push(TO_RASA + handoff.sender_id, item, once=item["id"])]
+        if isinstance(event, AgentMessage) and handoff.first_reply_at is None:
+            changes += self._first_reply(handoff)
         if isinstance(event, ConversationClosed):
             # Nothing more goes to the desk; the loop ends when Rasa sees the event.
-            await self.timers.disarm(handoff.handoff_id)
-            await self.store.delete(_active_key(handoff.sender_id))
-            await self._forget(handoff)
+            changes += [
+                *self.timers.disarming(handoff.handoff_id),
+                Delete(_active_key(handoff.sender_id)),
+                *self._forgetting(handoff),
+            ]
+        results = await self.store.write(*changes)
+        if isinstance(event, ConversationClosed) and results[0]:
+            self.metrics.handoff_ended(self.connector.name, "agent_closed")
         return handoff
 
-    async def deliver_to_rasa(self, queue: str) -> bool:
+    def _first_reply(self, handoff: Handoff) -> list[Change]:
+        now = time.time()
+        self.metrics.first_agent_reply(self.connector.name, now - handoff.created_at)
+        return [Put(_record_key(handoff.handoff_id), dataclasses.asdict(dataclasses.replace(handoff, first_reply_at=now)))]
+
+    async def deliver_to_rasa(self, queue: str) -> Drained:
         if self.rasa is None:
             raise RuntimeError("deliver_to_rasa needs a RasaClient")
         sender_id = queue[len(TO_RASA):]
+        return await drain(
+            self.store, queue, lambda item: self._push_to_rasa(sender_id, item), self._owner, self._attempts
+        )
 
-        async def push(item: dict) -> None:
-            await self.rasa.trigger_intent(sender_id, item["intent"], item["entities"], item["id"])
-            if item["intent"] == INTENT_AGENT_MESSAGE:
-                await self._agent_spoke(item["handoff_id"])
-            elif item["intent"] == INTENT_AGENT_SNOOZED:
-                # The agent will come back later: neither timeout applies meanwhile.
-                await self.timers.disarm(item["handoff_id"])
+    async def _push_to_rasa(self, sender_id: str, item: dict) -> list[Change]:
+        _observe_queue_time(self.metrics, "to_rasa", item)
+        started = time.perf_counter()
+        await self.rasa.trigger_intent(sender_id, item["intent"], item["entities"], item["id"])
+        self.metrics.delivered("to_rasa", time.perf_counter() - started)
+        if item["intent"] == INTENT_AGENT_MESSAGE:
+            self.metrics.message("agent_to_user", self.connector.name)
+            return self._agent_spoke(sender_id, item["handoff_id"])
+        if item["intent"] == INTENT_AGENT_SNOOZED:
+            # The agent will come back later: neither timeout applies meanwhile.
+            return self.timers.disarming(item["handoff_id"])
+        return []
 
-        return await drain(self.store, queue, push, self._owner)
+    def _agent_spoke(self, sender_id: str, handoff_id: str) -> list[Change]:
+        """The user has seen an agent message: stop waiting, start the session clock.
 
-    async def _agent_spoke(self, handoff_id: str) -> None:
-        """The user has seen an agent message: stop waiting, start the session clock."""
-        await self.timers.disarm(handoff_id, WAITING)
-        handoff = await self.record(handoff_id)
-        if handoff is not None and await self.active(handoff.sender_id) is not None:
-            await self.timers.arm(handoff_id, handoff.sender_id, SESSION, self.session_timeout)
+        Written with the item's removal. Should the handoff have ended
+        meanwhile, the session timer finds no live handoff and does nothing.
+        """
+        return [
+            *self.timers.disarming(handoff_id, WAITING),
+            self.timers.arming(handoff_id, sender_id, SESSION, self.session_timeout),
+        ]
 
     async def fire_due_timers(self) -> int:
         """Fire every timer that came due, each once. Returns how many fired."""
@@ -303,20 +395,28 @@ class HandoffService:
         for timer in await self.timers.due():
             if not await self.timers.claim(timer):
                 continue
-            handoff = await self.record(timer["handoff_id"])
-            if handoff is None or await self.active(handoff.sender_id) is None:
+            handoff = await self.active(timer["sender_id"])
+            if handoff is None or handoff.handoff_id != timer["handoff_id"]:
                 continue
             if timer["kind"] == SESSION:
                 await self.finish(handoff, CloseReason.TIMEOUT)
             item = {
                 "id": f"timer:{timer['id']}",
                 "handoff_id": handoff.handoff_id,
+                "sender_id": handoff.sender_id,
                 "intent": INTENT_TIMEOUT,
                 "entities": {ENTITY_EVENT_ID: f"timer:{timer['id']}", ENTITY_TIMER: timer["kind"]},
+                "queued_at": time.time(),
             }
             await self.store.push(TO_RASA + handoff.sender_id, item, once=item["id"])
             fired += 1
         return fired
+
+
+def _observe_queue_time(metrics: Metrics, direction: str, item: dict) -> None:
+    queued_at = item.get("queued_at")
+    if isinstance(queued_at, (int, float)):
+        metrics.queued_for(direction, max(0.0, time.time() - queued_at))
 
 
 def _rasa_item(handoff: Handoff, event: DeskEvent, connector: str) -> dict:
@@ -341,7 +441,14 @@ def _rasa_item(handoff: Handoff, event: DeskEvent, connector: str) -> dict:
             entities[ENTITY_AGENT] = event.agent_name
     else:
         raise TypeError(f"no Rasa intent for {type(event).__name__}")
-    return {"id": event_id, "handoff_id": handoff.handoff_id, "intent": intent, "entities": entities}
+    return {
+        "id": event_id,
+        "handoff_id": handoff.handoff_id,
+        "sender_id": handoff.sender_id,
+        "intent": intent,
+        "entities": entities,
+        "queued_at": time.time(),
+    }
 
 
 def _request_to_dict(request: HandoffRequest) -> dict:

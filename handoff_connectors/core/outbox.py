@@ -5,21 +5,33 @@ pushes what Rasa must get (`to_rasa:<sender>`). Whoever holds a queue's lease
 delivers its oldest item and removes it only once delivery succeeded, so a
 desk or Rasa that is down delays messages but never drops or reorders them.
 The receiving side recognises a redelivery by the item's id.
+
+Leases are short and renewed by a heartbeat while a delivery runs, so a
+process that died holding one (SIGKILL, power cut) stops blocking its queue
+within `LEASE_SECONDS`. No item can stop a queue for good: a refusal parks it
+at once, an unexpected error parks it after `MAX_ATTEMPTS` tries, each with
+its reason, and the items behind it go on in order.
 """
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Iterable, Optional
 
-from .store import Store
+from .store import Change, Pop, Push, Store
 
 logger = logging.getLogger(__name__)
 
-LEASE_SECONDS = 60.0
+# A dead holder's lease lapses after this; a live one renews it every RENEW_SECONDS.
+LEASE_SECONDS = 5.0
+RENEW_SECONDS = 1.5
+# Tries of an item whose delivery raised something unexpected, before it is parked.
+MAX_ATTEMPTS = 5
 
 
 class RetryLater(Exception):
@@ -30,38 +42,98 @@ class Undeliverable(Exception):
     """The receiver refused the item for good; it is parked, not lost."""
 
 
-Deliver = Callable[[dict], Awaitable[None]]
+# Delivers one item; may return further changes to commit with its removal.
+Deliver = Callable[[dict], Awaitable[Optional[Iterable[Change]]]]
+
+
+class Drained(enum.Enum):
+    EMPTY = "empty"  # every item delivered
+    WAITING = "waiting"  # the head must wait (retry later, with backoff)
+    BUSY = "busy"  # another process holds the queue
 
 
 def dead_letter_queue(queue: str) -> str:
     return f"dead:{queue}"
 
 
-async def drain(store: Store, queue: str, deliver: Deliver, owner: str) -> bool:
-    """Deliver `queue` oldest first. True once it is empty.
+@dataclass
+class Attempts:
+    """Unexpected failures per item id, in this process (a restart starts again)."""
 
-    False when another process holds the queue or an item must wait; the
-    item stays at the head, so nothing behind it overtakes it.
-    """
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def failed(self, item_id: str) -> int:
+        self.counts[item_id] = self.counts.get(item_id, 0) + 1
+        return self.counts[item_id]
+
+    def forget(self, item_id: str) -> None:
+        self.counts.pop(item_id, None)
+
+
+# Shared by the drains of this process that bring no counter of their own.
+_PROCESS_ATTEMPTS = Attempts()
+
+
+async def drain(
+    store: Store, queue: str, deliver: Deliver, owner: str, attempts: Optional[Attempts] = None
+) -> Drained:
+    """Deliver `queue` oldest first, while this process holds its lease."""
     lease = f"lease:{queue}"
     if not await store.acquire(lease, owner, LEASE_SECONDS):
-        return False
+        return Drained.BUSY
+    heartbeat = asyncio.get_running_loop().create_task(_renew(store, lease, owner))
     try:
         while (item := await store.peek(queue)) is not None:
-            try:
-                await deliver(item)
-            except RetryLater as reason:
-                logger.info("%s: item %s waits: %s", queue, item.get("id"), reason)
-                return False
-            except Undeliverable as refusal:
-                logger.error("Parking item %s of %s: %s", item.get("id"), queue, refusal)
-                await store.push(dead_letter_queue(queue), item)
-            await store.pop(queue, item["id"])
-            # Renew the lease for the next item.
-            await store.acquire(lease, owner, LEASE_SECONDS)
-        return True
+            outcome = await _deliver_one(store, queue, item, deliver, attempts or _PROCESS_ATTEMPTS)
+            if outcome is not None:
+                return outcome
+        return Drained.EMPTY
     finally:
+        heartbeat.cancel()
         await store.release(lease, owner)
+
+
+async def _deliver_one(
+    store: Store, queue: str, item: dict, deliver: Deliver, attempts: Attempts
+) -> Optional[Drained]:
+    item_id = str(item.get("id"))
+    try:
+        follow_up = await deliver(item)
+    except RetryLater as reason:
+        logger.info("%s: item %s waits: %s", queue, item_id, reason)
+        return Drained.WAITING
+    except Undeliverable as refusal:
+        await park(store, queue, item, str(refusal))
+        return None
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        tries = attempts.failed(item_id)
+        if tries < MAX_ATTEMPTS:
+            logger.exception("%s: delivering item %s failed (try %d of %d)", queue, item_id, tries, MAX_ATTEMPTS)
+            return Drained.WAITING
+        attempts.forget(item_id)
+        await park(store, queue, item, f"failed {tries} times, last with {type(error).__name__}: {error}")
+        return None
+    attempts.forget(item_id)
+    await store.write(Pop(queue, item_id), *(follow_up or ()))
+    return None
+
+
+async def park(store: Store, queue: str, item: dict, reason: str) -> None:
+    """Move the head `item` to the queue's dead letters, with why, in one step."""
+    logger.error("Parking item %s of %s: %s", item.get("id"), queue, reason)
+    parked = {**item, "parked": {"reason": reason, "at": time.time(), "queue": queue}}
+    await store.write(Push(dead_letter_queue(queue), parked), Pop(queue, str(item.get("id"))))
+
+
+async def _renew(store: Store, lease: str, owner: str) -> None:
+    while True:
+        await asyncio.sleep(RENEW_SECONDS)
+        try:
+            await store.acquire(lease, owner, LEASE_SECONDS)
+        except Exception:
+            logger.warning("Could not renew %s; trying again", lease, exc_info=True)
 
 
 @dataclass
@@ -81,6 +153,10 @@ class Backoff:
         delay = min(self.cap, 0.5 * 2 ** (failures - 1))
         self._due[queue] = time.monotonic() + delay
         return delay
+
+    def postpone(self, queue: str, delay: float) -> None:
+        """Look again after `delay`, without counting a failure (the queue is busy elsewhere)."""
+        self._due[queue] = time.monotonic() + delay
 
     def succeeded(self, queue: str) -> None:
         self._due.pop(queue, None)

@@ -2,9 +2,10 @@
 
 Rasa's reminders live in the Rasa process and die with it; these survive a
 restart of Rasa, the action server or the sidecar. A timer that came due
-while nothing was running fires once, at the sidecar's next look. Each armed
-timer has its own id: claiming it deletes it atomically, so of several
-sidecars only one fires it.
+while nothing was running fires once, at the sidecar's next look. Timers are
+indexed by due time in the store, so a look costs one index lookup however
+many handoffs are live. Each armed timer has its own id: claiming it deletes
+it only if it is still that timer, so of several sidecars only one fires it.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import time
 import uuid
 from typing import Callable, Optional
 
-from .store import Store, locked
+from .store import ArmTimer, DisarmTimer, Store
 
 WAITING = "waiting"
 SESSION = "session"
 KINDS = (WAITING, SESSION)
 
-_INDEX = "timers:index"
+# At most this many timers fire per look; the rest at the next one.
+BATCH = 200
 
 Clock = Callable[[], float]
 
@@ -33,7 +35,8 @@ class Timers:
         self.store = store
         self.clock = clock
 
-    async def arm(self, handoff_id: str, sender_id: str, kind: str, delay: float) -> dict:
+    def arming(self, handoff_id: str, sender_id: str, kind: str, delay: float) -> ArmTimer:
+        """The change that arms (or re-arms) a timer, to write with others."""
         timer = {
             "id": f"{handoff_id}:{kind}:{uuid.uuid4().hex[:12]}",
             "handoff_id": handoff_id,
@@ -41,42 +44,26 @@ class Timers:
             "kind": kind,
             "due": self.clock() + delay,
         }
-        await self.store.put(_key(handoff_id, kind), timer)
-        async with locked(self.store, f"lock:{_INDEX}"):
-            keys = (await self.store.get(_INDEX) or {}).get("keys", [])
-            if _key(handoff_id, kind) not in keys:
-                await self.store.put(_INDEX, {"keys": [*keys, _key(handoff_id, kind)]})
-        return timer
+        return ArmTimer(_key(handoff_id, kind), timer)
+
+    def disarming(self, handoff_id: str, *kinds: str) -> list[DisarmTimer]:
+        return [DisarmTimer(_key(handoff_id, kind)) for kind in kinds or KINDS]
+
+    async def arm(self, handoff_id: str, sender_id: str, kind: str, delay: float) -> dict:
+        change = self.arming(handoff_id, sender_id, kind, delay)
+        await self.store.write(change)
+        return change.timer
 
     async def disarm(self, handoff_id: str, *kinds: str) -> None:
-        for kind in kinds or KINDS:
-            await self.store.delete(_key(handoff_id, kind))
+        await self.store.write(*self.disarming(handoff_id, *kinds))
 
     async def pending(self, handoff_id: str, kind: str) -> Optional[dict]:
-        return await self.store.get(_key(handoff_id, kind))
+        return await self.store.timer(_key(handoff_id, kind))
 
-    async def due(self) -> list[dict]:
-        """Armed timers whose time has come, oldest first; forgets disarmed ones."""
-        keys = (await self.store.get(_INDEX) or {}).get("keys", [])
-        now, found, gone = self.clock(), [], []
-        for key in keys:
-            timer = await self.store.get(key)
-            if timer is None:
-                gone.append(key)
-            elif timer["due"] <= now:
-                found.append(timer)
-        if gone:
-            async with locked(self.store, f"lock:{_INDEX}"):
-                keys = (await self.store.get(_INDEX) or {}).get("keys", [])
-                await self.store.put(_INDEX, {"keys": [k for k in keys if k not in gone]})
-        return sorted(found, key=lambda timer: timer["due"])
+    async def due(self, limit: int = BATCH) -> list[dict]:
+        """Armed timers whose time has come, oldest first."""
+        return await self.store.due_timers(self.clock(), limit)
 
     async def claim(self, timer: dict) -> bool:
         """Take `timer` for firing; False if it was disarmed, re-armed or taken meanwhile."""
-        key = _key(timer["handoff_id"], timer["kind"])
-        async with locked(self.store, f"lock:{key}"):
-            current = await self.store.get(key)
-            if current is None or current["id"] != timer["id"]:
-                return False
-            await self.store.delete(key)
-            return True
+        return await self.store.claim_timer(_key(timer["handoff_id"], timer["kind"]), timer["id"])

@@ -1,9 +1,17 @@
-"""The sidecar's delivery loop: drains every queue that still holds items.
+"""The sidecar's delivery loop: drains every queue that holds items.
 
-Webhook handlers wake it at once; otherwise it looks every `poll_interval`
-seconds, which is how messages held back by a Rasa or desk outage go out
-once the other side is back. Each queue is drained by one task at a time,
-and a queue that failed waits (0.5 s doubling, up to `max_retry_delay`).
+A push anywhere (a webhook here, an action in the action server, another
+sidecar) names its queue to the store's listeners, and the pump starts
+draining that queue at once: the first delivery attempt follows the push by
+milliseconds. Every `poll_interval` it also fires due timers and looks at
+all non-empty queues, which is how items held back by an outage (or a
+wake-up that got lost) go out once the other side is back.
+
+Each queue is drained by one task at a time; a push that arrives while its
+queue drains is picked up by that drain or, if it just finished, by an
+immediate second one. A queue whose head must wait is retried after 0.5 s
+doubling up to `max_retry_delay`; one that another process holds is looked
+at again shortly, since its lease is short-lived.
 """
 
 from __future__ import annotations
@@ -12,15 +20,18 @@ import asyncio
 import logging
 from typing import Awaitable, Callable, Optional, Sequence
 
-from ..core.outbox import Backoff
+from ..core.outbox import LEASE_SECONDS, Backoff, Drained
 from ..core.store import Store
 
 logger = logging.getLogger(__name__)
 
-# Drains one queue; True once it is empty.
-DrainQueue = Callable[[str], Awaitable[bool]]
-# Work to do before each look at the queues (firing timers); True if it queued something.
+# Drains one queue.
+DrainQueue = Callable[[str], Awaitable[Drained]]
+# Periodic work before each look at the queues (firing timers).
 BeforeLook = Callable[[], Awaitable[int]]
+
+# How soon to look again at a queue another process is draining.
+BUSY_RECHECK = 0.5
 
 
 class Pump:
@@ -38,49 +49,99 @@ class Pump:
         self._before_each_look = before_each_look
         self._backoff = Backoff(cap=max_retry_delay)
         self._running: dict[str, asyncio.Task] = {}
+        self._again: set[str] = set()
+        self._busy_since: dict[str, float] = {}
         self._wakeup = asyncio.Event()
         self._task: Optional[asyncio.Task] = None
 
     def start(self) -> None:
+        self._store.listen(self.pushed)
         self._task = asyncio.get_running_loop().create_task(self.run_forever())
 
     def wake(self) -> None:
+        """Look at every queue now (pushes need no wake: the store tells the pump)."""
         self._wakeup.set()
+
+    def pushed(self, queue: str) -> None:
+        """`queue` just got an item: drain it now, or once its running drain ends."""
+        drain_queue = self._route(queue)
+        if drain_queue is None:
+            return
+        if queue in self._running:
+            self._again.add(queue)
+        elif self._backoff.is_due(queue):
+            self._start(queue, drain_queue)
+
+    def _route(self, queue: str) -> Optional[DrainQueue]:
+        for prefix, drain_queue in self._routes:
+            if queue.startswith(prefix):
+                return drain_queue
+        return None
+
+    def _start(self, queue: str, drain_queue: DrainQueue) -> None:
+        self._running[queue] = asyncio.get_running_loop().create_task(self._drain(queue, drain_queue))
 
     async def run_forever(self) -> None:
         while True:
-            try:
-                if self._before_each_look is not None and await self._before_each_look():
-                    self._wakeup.set()
-                for prefix, drain_queue in self._routes:
-                    for queue in await self._store.queues(prefix):
-                        if queue not in self._running and self._backoff.is_due(queue):
-                            self._running[queue] = asyncio.create_task(self._drain(queue, drain_queue))
-            except Exception:
-                logger.exception("Could not read the queues; trying again")
+            await self._look()
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
             except asyncio.TimeoutError:
                 pass
             self._wakeup.clear()
 
+    async def _look(self) -> None:
+        try:
+            if self._before_each_look is not None:
+                await self._before_each_look()
+        except Exception:
+            logger.exception("Firing due timers failed; trying again")
+        for prefix, drain_queue in self._routes:
+            try:
+                names = await self._store.queues(prefix)
+            except Exception:
+                logger.exception("Could not list the %s queues; trying again", prefix)
+                continue
+            for queue in names:
+                if queue not in self._running and self._backoff.is_due(queue):
+                    self._start(queue, drain_queue)
+
     async def _drain(self, queue: str, drain_queue: DrainQueue) -> None:
         try:
-            emptied = await drain_queue(queue)
+            outcome = await drain_queue(queue)
         except Exception:
             logger.exception("Delivering %s failed", queue)
-            emptied = False
+            outcome = Drained.WAITING
         finally:
             self._running.pop(queue, None)
-        if emptied:
+        self._after(queue, outcome)
+        if queue in self._again:
+            self._again.discard(queue)
+            if self._backoff.is_due(queue):
+                self._start(queue, drain_queue)
+
+    def _after(self, queue: str, outcome: Drained) -> None:
+        if outcome is Drained.EMPTY:
             if self._backoff.failures(queue):
                 logger.info("%s delivered after %d retries", queue, self._backoff.failures(queue))
             self._backoff.succeeded(queue)
-            return
-        delay = self._backoff.failed(queue)
-        failures = self._backoff.failures(queue)
-        if failures == 1 or failures % 10 == 0:
-            logger.warning("%s is waiting (attempt %d); next try in %.1f s", queue, failures, delay)
+            self._busy_since.pop(queue, None)
+        elif outcome is Drained.BUSY:
+            self._note_busy(queue)
+        else:
+            self._busy_since.pop(queue, None)
+            delay = self._backoff.failed(queue)
+            failures = self._backoff.failures(queue)
+            if failures == 1 or failures % 10 == 0:
+                logger.warning("%s is waiting (attempt %d); next try in %.1f s", queue, failures, delay)
+
+    def _note_busy(self, queue: str) -> None:
+        loop = asyncio.get_running_loop()
+        since = self._busy_since.setdefault(queue, loop.time())
+        if loop.time() - since > 3 * LEASE_SECONDS:
+            logger.warning("%s has been held by another process for %.0f s", queue, loop.time() - since)
+            self._busy_since[queue] = loop.time()
+        self._backoff.postpone(queue, BUSY_RECHECK)
 
     async def stop(self) -> None:
         tasks = [task for task in [self._task, *self._running.values()] if task is not None]

@@ -1,9 +1,11 @@
 """Fixtures for the action tests: the real rasa-sdk action server over HTTP.
 
 One action server per module runs `rasa_handoff_actions` as a subprocess with
-a handoff.yml of ours (webhook connector, sqlite store in a temp dir) and
-talks to a reference desk in this process. Each test uses its own sender ids,
-so tests share the server but never each other's conversations.
+a handoff.yml of ours (webhook connector, sqlite store in a temp dir), and a
+sidecar on the same store delivers what the actions queue to a reference desk
+in this process, as in production: the actions never call the desk
+themselves. Each test uses its own sender ids, so tests share the servers but
+never each other's conversations.
 """
 
 from __future__ import annotations
@@ -64,6 +66,14 @@ class CountingDesk(ReferenceDesk):
         """Every call to `path` for the conversation, accepted or not."""
         return [r.json() for r in self.server.matching(path) if r.json().get("conversation_id") == conversation_id]
 
+    def wait_establish_for(self, sender_id: str, count: int = 1, timeout: float = 20.0) -> list[dict]:
+        self.server.wait_for(lambda _: len(self.establish_for(sender_id)) >= count, timeout)
+        return self.establish_for(sender_id)
+
+    def wait_attempts(self, path: str, count: int, conversation_id: str, timeout: float = 20.0) -> list[dict]:
+        self.server.wait_for(lambda _: len(self.attempts(path, conversation_id)) >= count, timeout)
+        return self.attempts(path, conversation_id)
+
     def establish_for(self, sender_id: str) -> list[dict]:
         return [
             body
@@ -109,7 +119,18 @@ def store_path(workdir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def config_path(workdir: Path, desk: CountingDesk, store_path: Path) -> Path:
-    return write_config(workdir / "handoff.yml", desk.url, store_path)
+    # No Rasa here: the tests play Rasa's part; the sidecar's pushes (timers) just wait.
+    return write_config(workdir / "handoff.yml", desk.url, store_path, rasa={"url": f"http://127.0.0.1:{free_port()}"})
+
+
+@pytest.fixture(scope="module")
+def sidecar(workdir: Path, config_path: Path):
+    """Delivers what the actions queue for the desk, from the shared store."""
+    service: Service = processes.sidecar(free_port(), config_path, workdir / "logs").start(timeout=60)
+    try:
+        yield service
+    finally:
+        service.stop()
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +148,7 @@ def domain() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def run_action(action_server: Service, domain: dict[str, Any]) -> Callable[..., dict[str, Any]]:
+def run_action(action_server: Service, sidecar: Service, domain: dict[str, Any]) -> Callable[..., dict[str, Any]]:
     """POST /webhook as Rasa does; the action server's JSON answer."""
     port = action_server.health_url.split(":")[2].split("/")[0]
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)

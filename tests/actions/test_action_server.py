@@ -19,13 +19,10 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-from handoff_connectors.core.config import load_config
-from handoff_connectors.core.handoffs import TO_DESK, HandoffService
 from handoff_connectors.core.messages import DEFAULT_MESSAGES
 from handoff_connectors.core.store import SqliteStore
 from handoff_connectors.rasa_runtime import processes
 from handoff_connectors.rasa_runtime.processes import free_port
-from handoff_connectors.webhook import WebhookConnector
 
 
 # The texts the user sees, by key (wording may change; the key used must not).
@@ -231,7 +228,7 @@ def connect(conversation: Conversation, run_action: RunAction, desk, email: str 
     conversation.user("I want to talk to a human", intent="handoff_request", metadata={"email": email})
     result = conversation.run(run_action, LOOP)
     assert texts(result) == [CONNECTING], result
-    [establish] = desk.establish_for(conversation.sender_id)
+    [establish] = desk.wait_establish_for(conversation.sender_id)
     return establish["conversation_id"]
 
 
@@ -286,7 +283,7 @@ def test_email_in_the_metadata_connects_with_the_transcript(conversation, run_ac
         "handoff_question": None,
         "handoff_email_attempts": None,
     })
-    [establish] = desk.establish_for(conversation.sender_id)
+    [establish] = desk.wait_establish_for(conversation.sender_id)
     assert establish["email"] == "Ana.Lopez@example.com"
     assert establish["bot_id"] == "actions-test-bot"
     assert establish["user_info"] == {
@@ -342,7 +339,7 @@ def test_a_valid_answer_connects_with_the_original_question(conversation, run_ac
     assert result["responses"][0]["buttons"] == [END_BUTTON]
     assert slot_sets(result)["handoff_email"] == "Bo.Chen@mail.example.org"
     assert slot_sets(result)["handoff_state"] == "connected"
-    [establish] = desk.establish_for(conversation.sender_id)
+    [establish] = desk.wait_establish_for(conversation.sender_id)
     assert establish["email"] == "Bo.Chen@mail.example.org"
     assert establish["body"] == [
         {"text": "hello", "message_type": "QUESTION"},
@@ -393,7 +390,7 @@ def test_the_user_ends_the_handoff(conversation, run_action, desk, text, intent)
 
     assert texts(result) == [USER_ENDED]
     assert_deactivated(result)
-    [close] = desk.accepted("/conversation/close", conversation_id)
+    [close] = desk.wait_accepted("/conversation/close", 1, conversation_id)
     assert close["type"] == "USER_CLOSED"
     # The closing words are not relayed to the agent.
     assert desk.accepted("/chat", conversation_id) == []
@@ -410,7 +407,7 @@ def test_a_message_that_merely_mentions_ending_is_relayed(conversation, run_acti
     result = conversation.run(run_action, LOOP)
 
     assert result == {"events": [], "responses": []}
-    [chat] = desk.accepted("/chat", conversation_id)
+    [chat] = desk.wait_accepted("/chat", 1, conversation_id)
     assert chat["body"] == "I'm done with this order, please end chat after you refund it"
     assert desk.accepted("/conversation/close", conversation_id) == []
 
@@ -469,6 +466,17 @@ def test_the_desk_closing_ends_the_loop(conversation, run_action, desk):
     assert desk.accepted("/conversation/close", conversation_id) == []
 
 
+def test_a_desk_that_turns_the_request_down_ends_the_loop_with_the_offline_words(conversation, run_action, desk):
+    connect(conversation, run_action, desk)
+
+    # What the sidecar pushes when the desk refused to open the conversation.
+    conversation.external("EXTERNAL_handoff_closed", {"handoff_event_id": "refused:h1", "handoff_reason": "refused"})
+    result = conversation.run(run_action, LOOP)
+
+    assert texts(result) == [EN["disabled"]]
+    assert_deactivated(result)
+
+
 def test_late_desk_events_after_the_loop_ended(conversation, run_action, desk):
     conversation_id = connect(conversation, run_action, desk)
     conversation.user("end chat", intent="nlu_fallback")
@@ -502,7 +510,7 @@ def test_late_desk_events_after_the_loop_ended(conversation, run_action, desk):
     assert texts(result) == [OFFER_DECLINED]
     assert result["events"] == [{"event": "followup", "timestamp": None, "name": "action_listen"}]
     # The desk heard of the end once, when the user ended it.
-    assert len(desk.accepted("/conversation/close", conversation_id)) == 1
+    assert len(desk.wait_accepted("/conversation/close", 1, conversation_id)) == 1
 
 
 # -- session start ------------------------------------------------------------------
@@ -573,8 +581,8 @@ def test_a_message_relayed_while_the_desk_is_down_arrives_in_order_later(convers
     for text in ("first, while the desk is down", "second, still down"):
         conversation.user(text)
         assert conversation.run(run_action, LOOP) == {"events": [], "responses": []}
-    # The desk was tried and refused: nothing delivered yet.
-    assert [a["body"] for a in desk.attempts("/chat", conversation_id)][:1] == ["first, while the desk is down"]
+    # The sidecar tried the desk and was refused: nothing delivered yet.
+    assert [a["body"] for a in desk.wait_attempts("/chat", 1, conversation_id)][:1] == ["first, while the desk is down"]
     assert desk.accepted("/chat", conversation_id) == []
 
     desk.down = False
@@ -589,8 +597,8 @@ def test_a_message_relayed_while_the_desk_is_down_arrives_in_order_later(convers
     ]
 
 
-async def test_a_message_held_back_is_delivered_by_another_process_draining_the_store(
-    conversation, run_action, desk_outage, config_path
+def test_messages_held_back_go_out_once_the_desk_is_back_without_another_user_message(
+    conversation, run_action, desk_outage
 ):
     desk = desk_outage
     conversation_id = connect(conversation, run_action, desk)
@@ -599,20 +607,13 @@ async def test_a_message_held_back_is_delivered_by_another_process_draining_the_
     for text in ("one", "two"):
         conversation.user(text)
         assert conversation.run(run_action, LOOP) == {"events": [], "responses": []}
+    desk.wait_attempts("/chat", 1, conversation_id)
     assert desk.accepted("/chat", conversation_id) == []
     desk.down = False
 
-    # What the sidecar's pump does: drain the handoff's queue from the shared store.
-    config = load_config(str(config_path))
-    service = HandoffService(SqliteStore(config.store.path), WebhookConnector(config.connectors.webhook))
-    try:
-        assert await service.deliver_to_desk(TO_DESK + conversation_id) is True
-        assert await service.deliver_to_desk(TO_DESK + conversation_id) is True  # nothing left: no resend
-    finally:
-        await service.connector.aclose()
-        await service.store.close()
-
-    assert [chat["body"] for chat in desk.accepted("/chat", conversation_id)] == ["one", "two"]
+    # The sidecar's pump retries from the shared store; nothing else happens meanwhile.
+    chats = desk.wait_accepted("/chat", 2, conversation_id)
+    assert [chat["body"] for chat in chats] == ["one", "two"]
 
 
 def test_a_handoff_opened_while_the_desk_is_down_reaches_it_before_the_next_message(
@@ -631,7 +632,7 @@ def test_a_handoff_opened_while_the_desk_is_down_reaches_it_before_the_next_mess
     conversation.user("is anyone there?")
     assert conversation.run(run_action, LOOP) == {"events": [], "responses": []}
 
-    [establish] = desk.establish_for(conversation.sender_id)
+    [establish] = desk.wait_establish_for(conversation.sender_id)
     [chat] = desk.wait_accepted("/chat", 1, establish["conversation_id"])
     assert chat["body"] == "is anyone there?"
     assert establish["body"][-1] == {"text": "I want to talk to a human", "message_type": "QUESTION"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -9,7 +10,10 @@ import pytest
 
 from handoff_connectors.core.outbox import (
     LEASE_SECONDS,
+    Attempts,
     Backoff,
+    Drained,
+    MAX_ATTEMPTS,
     RetryLater,
     Undeliverable,
     dead_letter_queue,
@@ -61,7 +65,7 @@ async def test_drain_delivers_everything_in_order(store: SqliteStore) -> None:
     await fill(store, "a", "b", "c", "d")
     receiver = Receiver()
 
-    assert await drain(store, QUEUE, receiver, new_owner()) is True
+    assert await drain(store, QUEUE, receiver, new_owner()) is Drained.EMPTY
 
     assert receiver.delivered == ["a", "b", "c", "d"]
     assert await store.peek(QUEUE) is None
@@ -81,7 +85,7 @@ async def test_drain_passes_the_whole_item(store: SqliteStore) -> None:
 
 async def test_empty_queue_is_drained_at_once(store: SqliteStore) -> None:
     receiver = Receiver()
-    assert await drain(store, QUEUE, receiver, new_owner()) is True
+    assert await drain(store, QUEUE, receiver, new_owner()) is Drained.EMPTY
     assert receiver.attempts == []
 
 
@@ -89,7 +93,7 @@ async def test_retry_later_keeps_the_item_at_the_head(store: SqliteStore) -> Non
     await fill(store, "a", "b", "c")
     receiver = Receiver({"b": RetryLater("desk down")})
 
-    assert await drain(store, QUEUE, receiver, new_owner()) is False
+    assert await drain(store, QUEUE, receiver, new_owner()) is Drained.WAITING
 
     # Nothing behind "b" overtook it.
     assert receiver.attempts == ["a", "b"]
@@ -99,18 +103,18 @@ async def test_retry_later_keeps_the_item_at_the_head(store: SqliteStore) -> Non
 
     # Once the receiver is back, the rest follows in order.
     receiver.failures.clear()
-    assert await drain(store, QUEUE, receiver, new_owner()) is True
+    assert await drain(store, QUEUE, receiver, new_owner()) is Drained.EMPTY
     assert receiver.delivered == ["a", "b", "c"]
 
 
 async def test_items_pushed_while_waiting_stay_behind(store: SqliteStore) -> None:
     await fill(store, "a")
     receiver = Receiver({"a": RetryLater("not yet")})
-    assert await drain(store, QUEUE, receiver, new_owner()) is False
+    assert await drain(store, QUEUE, receiver, new_owner()) is Drained.WAITING
 
     await fill(store, "b")
     receiver.failures.clear()
-    assert await drain(store, QUEUE, receiver, new_owner()) is True
+    assert await drain(store, QUEUE, receiver, new_owner()) is Drained.EMPTY
     assert receiver.delivered == ["a", "b"]
 
 
@@ -118,12 +122,13 @@ async def test_undeliverable_item_is_parked_and_the_rest_continues(store: Sqlite
     await fill(store, "a", "b", "c")
     receiver = Receiver({"b": Undeliverable("desk refused it")})
 
-    assert await drain(store, QUEUE, receiver, new_owner()) is True
+    assert await drain(store, QUEUE, receiver, new_owner()) is Drained.EMPTY
 
     assert receiver.delivered == ["a", "c"]
     assert await store.peek(QUEUE) is None
     parked = await store.peek(dead_letter_queue(QUEUE))
-    assert parked == {"id": "b", "text": "text of b"}
+    assert {key: parked[key] for key in ("id", "text")} == {"id": "b", "text": "text of b"}
+    assert parked["parked"]["reason"] == "desk refused it"
     assert await remaining(store, dead_letter_queue(QUEUE)) == ["b"]
 
 
@@ -138,7 +143,7 @@ async def test_drain_gives_way_to_the_lease_holder(store: SqliteStore) -> None:
     assert await store.acquire(f"lease:{QUEUE}", "other-process", LEASE_SECONDS) is True
     receiver = Receiver()
 
-    assert await drain(store, QUEUE, receiver, "me") is False
+    assert await drain(store, QUEUE, receiver, "me") is Drained.BUSY
 
     assert receiver.attempts == []
     assert await remaining(store) == ["a"]
@@ -157,18 +162,70 @@ async def test_the_lease_is_released_after_retry_later(store: SqliteStore) -> No
     await drain(store, QUEUE, Receiver({"a": RetryLater("down")}), "me")
     # Another process can take over the queue at once.
     receiver = Receiver()
-    assert await drain(store, QUEUE, receiver, "someone-else") is True
+    assert await drain(store, QUEUE, receiver, "someone-else") is Drained.EMPTY
     assert receiver.delivered == ["a"]
 
 
 async def test_an_unexpected_error_keeps_the_item_and_frees_the_lease(store: SqliteStore) -> None:
     await fill(store, "a", "b")
 
-    with pytest.raises(KeyError):
-        await drain(store, QUEUE, Receiver({"a": KeyError("bug")}), "me")
+    outcome = await drain(store, QUEUE, Receiver({"a": KeyError("bug")}), "me", Attempts())
 
+    assert outcome is Drained.WAITING
     assert (await store.peek(QUEUE))["id"] == "a"
     assert await store.acquire(f"lease:{QUEUE}", "someone-else", LEASE_SECONDS) is True
+
+
+async def test_an_item_that_keeps_failing_is_parked_and_the_rest_go_on(store: SqliteStore) -> None:
+    await fill(store, "poison", "b", "c")
+    receiver = Receiver({"poison": ValueError("cannot encode")})
+    attempts = Attempts()
+
+    outcomes = [await drain(store, QUEUE, receiver, "me", attempts) for _ in range(MAX_ATTEMPTS)]
+
+    assert outcomes == [Drained.WAITING] * (MAX_ATTEMPTS - 1) + [Drained.EMPTY]
+    assert receiver.delivered == ["b", "c"]
+    parked = await store.peek(dead_letter_queue(QUEUE))
+    assert parked["id"] == "poison"
+    assert "ValueError: cannot encode" in parked["parked"]["reason"]
+    assert parked["parked"]["queue"] == QUEUE
+
+
+async def test_a_dead_holders_lease_lapses_within_the_lease_time(store: SqliteStore) -> None:
+    await fill(store, "a")
+    assert await store.acquire(f"lease:{QUEUE}", "killed-process", 0.2) is True
+    assert await drain(store, QUEUE, Receiver(), "me") is Drained.BUSY
+    time.sleep(0.25)
+    assert await drain(store, QUEUE, Receiver(), "me") is Drained.EMPTY
+
+
+async def test_a_slow_delivery_keeps_its_lease_alive(store: SqliteStore, monkeypatch) -> None:
+    from handoff_connectors.core import outbox
+
+    monkeypatch.setattr(outbox, "LEASE_SECONDS", 0.3)
+    monkeypatch.setattr(outbox, "RENEW_SECONDS", 0.1)
+    await fill(store, "slow")
+    seen_by_other: list[bool] = []
+
+    async def slow(item: dict) -> None:
+        await asyncio.sleep(0.6)  # twice the lease: only the heartbeat keeps it
+        seen_by_other.append(await store.acquire(f"lease:{QUEUE}", "other", 0.3))
+
+    assert await drain(store, QUEUE, slow, "me") is Drained.EMPTY
+    assert seen_by_other == [False]
+
+
+async def test_follow_up_changes_are_written_with_the_removal(store: SqliteStore) -> None:
+    from handoff_connectors.core.store import Put
+
+    await fill(store, "a")
+
+    async def deliver(item: dict):
+        return [Put("delivered:a", {"ok": True})]
+
+    assert await drain(store, QUEUE, deliver, "me") is Drained.EMPTY
+    assert await store.get("delivered:a") == {"ok": True}
+    assert await store.peek(QUEUE) is None
 
 
 async def test_queues_are_drained_independently(store: SqliteStore) -> None:
@@ -176,8 +233,8 @@ async def test_queues_are_drained_independently(store: SqliteStore) -> None:
     await fill(store, "b1", queue="to_desk:h2")
     receiver = Receiver({"a1": RetryLater("down")})
 
-    assert await drain(store, "to_desk:h1", receiver, "me") is False
-    assert await drain(store, "to_desk:h2", receiver, "me") is True
+    assert await drain(store, "to_desk:h1", receiver, "me") is Drained.WAITING
+    assert await drain(store, "to_desk:h2", receiver, "me") is Drained.EMPTY
     assert receiver.delivered == ["b1"]
 
 

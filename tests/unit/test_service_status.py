@@ -15,6 +15,7 @@ from handoff_connectors.core.contract import (
     UserMessage,
 )
 from handoff_connectors.core.handoffs import HandoffService
+from handoff_connectors.core.outbox import Drained
 from handoff_connectors.core.store import SqliteStore
 
 
@@ -50,6 +51,7 @@ async def test_refused_credentials_make_the_desk_unavailable_until_a_call_succee
     service = HandoffService(store, desk)
     desk.refuse = False
     handoff = await service.open("u1", "a@b.co", "en", [], "help")
+    await service.deliver_to_desk(f"to_desk:{handoff.handoff_id}")
     assert await service.status() is ServiceStatus.AVAILABLE
 
     desk.refuse = True
@@ -63,6 +65,6 @@ async def test_refused_credentials_make_the_desk_unavailable_until_a_call_succee
     assert "401" in unavailable[0].getMessage()
 
     desk.refuse = False
-    assert await service.deliver_to_desk(f"to_desk:{handoff.handoff_id}")
+    assert await service.deliver_to_desk(f"to_desk:{handoff.handoff_id}") is Drained.EMPTY
     assert await service.status() is ServiceStatus.AVAILABLE
     assert any("Available again" in r.getMessage() for r in caplog.records)

@@ -114,16 +114,22 @@ async def test_waiting_timer_pushes_one_timeout_event_to_rasa(store, clock):
     assert (await handoffs.active("u1")).handoff_id == handoff.handoff_id  # waiting does not end it
 
 
+async def agent_spoke(handoffs: HandoffService, handoff) -> None:
+    """What delivering an agent message to Rasa writes with the item's removal."""
+    await handoffs.store.write(*handoffs._agent_spoke(handoff.sender_id, handoff.handoff_id))
+
+
 async def test_session_timer_ends_the_handoff_and_tells_the_desk(store, clock):
     handoffs, desk = await service(store, clock)
     handoff = await handoffs.open("u1", "a@b.co", "en", [], "help")
-    await handoffs._agent_spoke(handoff.handoff_id)  # what delivering an agent message does
+    await agent_spoke(handoffs, handoff)
     assert await handoffs.timers.pending(handoff.handoff_id, WAITING) is None
     clock.now += 179
     assert await handoffs.fire_due_timers() == 0
     clock.now += 2
     assert await handoffs.fire_due_timers() == 1
     assert await handoffs.active("u1") is None
+    await handoffs.deliver_to_desk(f"to_desk:{handoff.handoff_id}")
     assert desk.calls[-1] == ("close", CloseReason.TIMEOUT)
     assert (await store.peek(TO_RASA + "u1"))["entities"]["handoff_timer"] == SESSION
 
@@ -131,11 +137,12 @@ async def test_session_timer_ends_the_handoff_and_tells_the_desk(store, clock):
 async def test_a_user_message_stops_the_session_clock(store, clock):
     handoffs, desk = await service(store, clock)
     handoff = await handoffs.open("u1", "a@b.co", "en", [], "help")
-    await handoffs._agent_spoke(handoff.handoff_id)
+    await agent_spoke(handoffs, handoff)
     clock.now += 100
     await handoffs.relay(handoff, "thinking")
     clock.now += 1000
     assert await handoffs.fire_due_timers() == 0
+    await handoffs.deliver_to_desk(f"to_desk:{handoff.handoff_id}")
     assert ("send", "thinking") in desk.calls
 
 
@@ -158,7 +165,7 @@ async def test_a_snooze_delivered_to_rasa_stops_both_timers(store, clock):
     handoffs, _ = await service(store, clock)
     handoffs.rasa = AckingRasa()
     handoff = await handoffs.open("u1", "a@b.co", "en", [], "help")
-    await handoffs._agent_spoke(handoff.handoff_id)
+    await agent_spoke(handoffs, handoff)
     await handoffs.accept(AgentSnoozed(event_id="s1", desk_conversation_id=handoff.handoff_id))
     assert await handoffs.deliver_to_rasa(TO_RASA + "u1")
     clock.now += 10_000

@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator
 import pytest
 
 from handoff_connectors.core.config import parse_config
-from handoff_connectors.core.handoffs import HandoffService
+from handoff_connectors.core.handoffs import TO_DESK, HandoffService
 from handoff_connectors.core.store import SqliteStore
 from handoff_connectors.intercom import IntercomConnector, sender_for
 from tests.support.http_recorder import Recorded, RecordingServer
@@ -143,7 +143,8 @@ async def test_after_the_handoff_the_bot_answers_again(wired, fake: FakeIntercom
     connector, service = wired
     contact = fake.add_contact("ana@example.com")
     conversation_id, _ = fake.user_starts(contact, "hi", send=False)
-    await service.open(sender_for(conversation_id), "ana@example.com", "en", [], "a human please")
+    handoff = await service.open(sender_for(conversation_id), "ana@example.com", "en", [], "a human please")
+    await service.deliver_to_desk(TO_DESK + handoff.handoff_id)  # what the sidecar's pump does
 
     for event in (await connector.parse_webhook(signed(fake.agent_closes(conversation_id, fake.admins["8100002"], send=False)))).events:
         await service.accept(event)

@@ -8,6 +8,7 @@ does (the handoff action's `handoff_event_id` slot in the returned tracker).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -88,8 +89,9 @@ async def test_intercom_webhooks_through_the_real_sidecar(
     store = SqliteStore(str(tmp_path / "handoff.sqlite"))
     connector = IntercomConnector(settings(base_url=fake.url), store)
     service = HandoffService(store, connector)
-    await service.open("web-ana", "ana@example.com", "en", [], "I need a person")
-    conversation_id = (await service.active("web-ana")).desk_conversation_id
+    handoff = await service.open("web-ana", "ana@example.com", "en", [], "I need a person")
+    # The sidecar's pump starts the conversation in Intercom.
+    conversation_id = await desk_conversation_of(service, handoff.handoff_id)
     await connector.aclose()
     marta = fake.admins["8100002"]
 
@@ -123,3 +125,13 @@ async def test_intercom_webhooks_through_the_real_sidecar(
     assert fake.deliver(fake.agent_replies(elsewhere, marta, "<p>Hi Bob</p>", send=False)).status_code == 200
     time.sleep(0.4)
     assert len(triggers(rasa)) == 1
+
+
+async def desk_conversation_of(service: HandoffService, handoff_id: str, timeout: float = 10.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = await service.record(handoff_id)
+        if record is not None and record.desk_conversation_id:
+            return record.desk_conversation_id
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"handoff {handoff_id} never reached the desk")

@@ -19,7 +19,7 @@ from handoff_connectors.core.contract import (
     ConversationClosed,
     WebhookRejected,
 )
-from handoff_connectors.core.handoffs import HandoffService, TO_RASA
+from handoff_connectors.core.handoffs import TO_DESK, TO_RASA, HandoffService
 from handoff_connectors.core.store import SqliteStore
 from handoff_connectors.intercom import IntercomConnector
 from handoff_connectors.intercom.connector import BOT_QUEUE, CONVERSATION_KEY
@@ -256,6 +256,7 @@ async def test_a_redelivered_notification_reaches_rasa_once(
 ) -> None:
     service = HandoffService(store, connector)
     handoff = await service.open("user-1", "ana@example.com", "en", [], "I need a person")
+    await service.deliver_to_desk(TO_DESK + handoff.handoff_id)  # what the sidecar's pump does
     record = await service.record(handoff.handoff_id)
     notification = fake.agent_replies(record.desk_conversation_id, fake.admins["8100002"], "<p>Hello</p>", send=False)
 

@@ -1,0 +1,116 @@
+"""HandoffService on a real store: the actions only queue, the sidecar delivers, a refusal comes back."""
+
+from __future__ import annotations
+
+import pytest
+
+from handoff_connectors.core.contract import (
+    CloseReason,
+    Connector,
+    DeskError,
+    HandoffRequest,
+    ServiceStatus,
+    UserMessage,
+)
+from handoff_connectors.core.handoffs import (
+    ENTITY_REASON,
+    INTENT_CLOSED,
+    REASON_REFUSED,
+    TO_DESK,
+    TO_RASA,
+    HandoffService,
+)
+from handoff_connectors.core.outbox import Drained, dead_letter_queue
+from handoff_connectors.core.store import SqliteStore
+
+
+class Desk(Connector):
+    name = "desk"
+
+    def __init__(self, refuse_start: bool = False) -> None:
+        self.refuse_start = refuse_start
+        self.calls: list[tuple] = []
+
+    async def start(self, request: HandoffRequest) -> str:
+        self.calls.append(("start", request.handoff_id))
+        if self.refuse_start:
+            raise DeskError("POST /conversation/establish answered 422", retryable=False)
+        return f"desk-{request.handoff_id}"
+
+    async def send(self, desk_conversation_id: str, message: UserMessage) -> None:
+        self.calls.append(("send", desk_conversation_id, message.text))
+
+    async def close(self, desk_conversation_id: str, reason: CloseReason) -> None:
+        self.calls.append(("close", desk_conversation_id, reason))
+
+    async def check(self) -> ServiceStatus:
+        return ServiceStatus.AVAILABLE
+
+
+@pytest.fixture
+async def store(tmp_path):
+    opened = SqliteStore(str(tmp_path / "s.sqlite"))
+    yield opened
+    await opened.close()
+
+
+async def test_opening_and_relaying_only_queue_for_the_desk(store):
+    desk = Desk()
+    service = HandoffService(store, desk)
+
+    handoff = await service.open("u1", "a@b.co", "en", [], "help")
+    await service.relay(handoff, "my order is late")
+
+    assert desk.calls == []
+    queued = [item["op"] for item in await _items(store, TO_DESK + handoff.handoff_id)]
+    assert queued == ["start", "send"]
+
+
+async def test_the_sidecar_delivers_in_order_and_learns_the_desk_conversation(store):
+    desk = Desk()
+    service = HandoffService(store, desk)
+    handoff = await service.open("u1", "a@b.co", "en", [], "help")
+    await service.relay(handoff, "one")
+    await service.finish(handoff, CloseReason.USER_CLOSED)
+
+    assert await service.deliver_to_desk(TO_DESK + handoff.handoff_id) is Drained.EMPTY
+
+    desk_id = f"desk-{handoff.handoff_id}"
+    assert desk.calls == [("start", handoff.handoff_id), ("send", desk_id, "one"), ("close", desk_id, CloseReason.USER_CLOSED)]
+    # Closed: the records are gone, so a late desk event finds no handoff.
+    assert await service.record(handoff.handoff_id) is None
+    assert await service.by_desk_conversation(desk_id) is None
+
+
+async def test_a_desk_refusing_the_request_tells_the_user_through_rasa(store):
+    desk = Desk(refuse_start=True)
+    service = HandoffService(store, desk)
+    handoff = await service.open("u1", "a@b.co", "en", [], "help")
+    await service.relay(handoff, "hello?")
+
+    assert await service.deliver_to_desk(TO_DESK + handoff.handoff_id) is Drained.EMPTY
+
+    [refusal] = await _items(store, TO_RASA + "u1")
+    assert refusal["intent"] == INTENT_CLOSED
+    assert refusal["entities"][ENTITY_REASON] == REASON_REFUSED
+    assert await service.active("u1") is None
+    # The start is parked with the reason; the message behind it is parked too, not retried forever.
+    parked = await _items(store, dead_letter_queue(TO_DESK + handoff.handoff_id))
+    assert [item["op"] for item in parked] == ["start", "send"]
+    assert "422" in parked[0]["parked"]["reason"]
+
+
+async def test_a_refusal_is_queued_once_even_if_delivered_twice(store):
+    service = HandoffService(store, Desk(refuse_start=True))
+    handoff = await service.open("u1", "a@b.co", "en", [], "help")
+    await store.write(*service._refused(handoff))
+    await store.write(*service._refused(handoff))
+    assert len(await _items(store, TO_RASA + "u1")) == 1
+
+
+async def _items(store: SqliteStore, queue: str) -> list[dict]:
+    items = []
+    while (item := await store.peek(queue)) is not None:
+        items.append(item)
+        await store.pop(queue, item["id"])
+    return items
