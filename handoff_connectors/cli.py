@@ -5,33 +5,51 @@
     rasa-handoff check-config [--config ...]      validate handoff.yml and exit
     rasa-handoff init BOT_DIR                     add the handoff domain and data to a bot
     rasa-handoff demo                             a real Rasa demo bot + the local agent inbox
+
+Global options, before the subcommand: `--log-format text|json` (default
+$HANDOFF_LOG_FORMAT or text) and `--log-level` (default $HANDOFF_LOG_LEVEL or info).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 import shutil
 import sys
 from pathlib import Path
 
-from .core.config import ConfigError, load_config
+from .core.config import ConfigError, HandoffConfig, load_config
+from .observability.logs import (
+    LOG_FORMAT_ENV,
+    LOG_FORMATS,
+    LOG_LEVEL_ENV,
+    add_secrets,
+    configure_logging,
+    secret_values,
+    send_to_root,
+)
 
 BUNDLE = Path(__file__).parent / "bundle"
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request URL at INFO, and Rasa's token travels in the URL.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+# Sanic installs handlers of its own on these; the sidecar sends them through ours.
+SANIC_LOGGERS = ("sanic.root", "sanic.error", "sanic.access", "sanic.server", "sanic.websockets")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _load_config(path: str | None) -> HandoffConfig:
+    """The config, with every secret in it masked in the log from now on."""
+    config = load_config(path)
+    add_secrets(secret_values(config))
+    return config
 
 
 def _sidecar(args: argparse.Namespace) -> int:
     from .sidecar import create_app
 
-    config = load_config(args.config)
+    config = _load_config(args.config)
     app = create_app(config, demo_chat=args.demo_chat)
+    send_to_root(*SANIC_LOGGERS)
     app.run(
         host=args.host or config.sidecar.host,
         port=args.port or config.sidecar.port,
@@ -45,6 +63,9 @@ def _sidecar(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo.runner import DemoPorts, run_demo
 
+    # The demo's sidecar and action server inherit the format and level through their environment.
+    os.environ[LOG_FORMAT_ENV] = args.log_format
+    os.environ[LOG_LEVEL_ENV] = args.log_level
     return run_demo(DemoPorts(args.rasa_port, args.actions_port, args.sidecar_port))
 
 
@@ -54,7 +75,7 @@ def _status(args: argparse.Namespace) -> int:
     from .core.store import open_store
     from .registry import connector_statuses
 
-    config = load_config(args.config)
+    config = _load_config(args.config)
 
     async def read() -> dict:
         store = open_store(config.store)
@@ -94,9 +115,25 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_log_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    # argparse checks the choices of options given, not of defaults read from the environment.
+    args.log_format, args.log_level = args.log_format.lower(), args.log_level.lower()
+    if args.log_format not in LOG_FORMATS:
+        parser.error(f"--log-format (or ${LOG_FORMAT_ENV}) must be one of {', '.join(LOG_FORMATS)}")
+    if args.log_level not in LOG_LEVELS:
+        parser.error(f"--log-level (or ${LOG_LEVEL_ENV}) must be one of {', '.join(LOG_LEVELS)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rasa-handoff", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--log-level", default="info")
+    parser.add_argument(
+        "--log-format", choices=LOG_FORMATS, type=str.lower, default=os.environ.get(LOG_FORMAT_ENV) or "text",
+        help=f"text, or json: one JSON object per line (default: ${LOG_FORMAT_ENV} or text)",
+    )
+    parser.add_argument(
+        "--log-level", choices=LOG_LEVELS, type=str.lower, default=os.environ.get(LOG_LEVEL_ENV) or "info",
+        help=f"default: ${LOG_LEVEL_ENV} or info",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     sidecar = commands.add_parser("sidecar", help="run the webhook receiver")
@@ -126,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     init.set_defaults(run=_init)
 
     args = parser.parse_args(argv)
-    _configure_logging(args.log_level)
+    _check_log_options(parser, args)
+    configure_logging(args.log_format, args.log_level)
     try:
         return args.run(args)
     except ConfigError as error:
