@@ -16,6 +16,7 @@ from handoff_connectors.core.config import ConfigError, HandoffConfig, load_conf
 from handoff_connectors.core.messages import MessageCatalog
 from handoff_connectors.core.store import open_store
 from handoff_connectors.core.service_hours import ServiceHours
+from handoff_connectors.observability.logs import configure_from_environment, secret_values
 from handoff_connectors.registry import create_service
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ async def runtime() -> Runtime:
     async with _building:
         if _runtime is None:
             config = load_config()
+            # JSON lines with HANDOFF_LOG_FORMAT=json; never a secret of the config either way.
+            configure_from_environment(secret_values(config))
             store = open_store(config.store)
             _runtime = Runtime(
                 config=config,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .core.config import HandoffConfig
 from .core.contract import Connector, ServiceStatus
-from .core.handoffs import HandoffService
+from .core.handoffs import NO_METRICS, HandoffService, Metrics
 from .core.rasa import RasaClient
 from .core.store import Store
 
@@ -59,7 +59,9 @@ def create_rasa_client(config: HandoffConfig) -> RasaClient:
     return RasaClient(config.rasa.url, token, config.rasa.output_channel, config.rasa.timeout)
 
 
-def create_service(config: HandoffConfig, store: Store, with_rasa: bool = False) -> HandoffService:
+def create_service(
+    config: HandoffConfig, store: Store, with_rasa: bool = False, metrics: Metrics = NO_METRICS
+) -> HandoffService:
     """The handoff service as handoff.yml describes it (the sidecar also talks to Rasa)."""
     return HandoffService(
         store,
@@ -67,4 +69,5 @@ def create_service(config: HandoffConfig, store: Store, with_rasa: bool = False)
         create_rasa_client(config) if with_rasa else None,
         waiting_timeout=config.timeouts.waiting,
         session_timeout=config.timeouts.session,
+        metrics=metrics,
     )

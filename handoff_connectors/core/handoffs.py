@@ -34,6 +34,8 @@ from .contract import (
     UserMessage,
 )
 from .outbox import Attempts, Drained, RetryLater, Undeliverable, dead_letter_queue, drain, new_owner
+from ..observability.logs import log_context
+from ..observability.metrics import classify_desk_error
 from .rasa import RasaClient
 from .store import Change, Delete, Push, Put, Store
 from .timers import SESSION, WAITING, Timers
@@ -102,6 +104,7 @@ class Metrics(Protocol):
     def delivered(self, direction: str, seconds: float) -> None: ...
     def desk_error(self, desk: str, kind: str) -> None: ...
     def desk_status(self, desk: str, status: str) -> None: ...
+    def parked(self, queue: str) -> None: ...
 
 
 class _NoMetrics:
@@ -223,9 +226,13 @@ class HandoffService:
         return Push(TO_DESK + handoff.handoff_id, operation)
 
     async def deliver_to_desk(self, queue: str) -> Drained:
-        return await drain(self.store, queue, self._perform, self._owner, self._attempts)
+        return await drain(self.store, queue, self._perform, self._owner, self._attempts, self.metrics.parked)
 
     async def _perform(self, operation: dict) -> list[Change]:
+        with log_context(handoff_id=operation.get("handoff_id")):
+            return await self._perform_logged(operation)
+
+    async def _perform_logged(self, operation: dict) -> list[Change]:
         handoff = await self.record(operation["handoff_id"])
         if handoff is None:
             raise Undeliverable(f"handoff {operation['handoff_id']} no longer exists")
@@ -253,8 +260,7 @@ class HandoffService:
         raise Undeliverable(f"unknown operation {operation['op']!r}")
 
     async def _desk_failed(self, handoff: Handoff, operation: dict, error: DeskError) -> list[Change]:
-        kind = "auth" if error.auth else "retryable" if error.retryable else "refused"
-        self.metrics.desk_error(self.connector.name, kind)
+        self.metrics.desk_error(self.connector.name, classify_desk_error(error))
         if error.auth:
             await self.set_status(ServiceStatus.UNAVAILABLE, str(error))
         if error.retryable:
@@ -266,6 +272,7 @@ class HandoffService:
         elif operation["op"] == "start":
             # The user is still waiting for a person: tell them, through Rasa.
             await self.store.write(*self._refused(handoff))
+            self.metrics.handoff_ended(self.connector.name, "refused")
         raise Undeliverable(f"{self.connector.name} refused {operation['op']}: {error}") from None
 
     def _refused(self, handoff: Handoff) -> list[Change]:
@@ -362,10 +369,19 @@ class HandoffService:
             raise RuntimeError("deliver_to_rasa needs a RasaClient")
         sender_id = queue[len(TO_RASA):]
         return await drain(
-            self.store, queue, lambda item: self._push_to_rasa(sender_id, item), self._owner, self._attempts
+            self.store,
+            queue,
+            lambda item: self._push_to_rasa(sender_id, item),
+            self._owner,
+            self._attempts,
+            self.metrics.parked,
         )
 
     async def _push_to_rasa(self, sender_id: str, item: dict) -> list[Change]:
+        with log_context(handoff_id=item.get("handoff_id"), sender_id=sender_id):
+            return await self._push_logged(sender_id, item)
+
+    async def _push_logged(self, sender_id: str, item: dict) -> list[Change]:
         _observe_queue_time(self.metrics, "to_rasa", item)
         started = time.perf_counter()
         await self.rasa.trigger_intent(sender_id, item["intent"], item["entities"], item["id"])

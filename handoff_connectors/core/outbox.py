@@ -74,8 +74,17 @@ class Attempts:
 _PROCESS_ATTEMPTS = Attempts()
 
 
+# Told the queue's name each time an item is parked (a metric).
+OnPark = Callable[[str], None]
+
+
 async def drain(
-    store: Store, queue: str, deliver: Deliver, owner: str, attempts: Optional[Attempts] = None
+    store: Store,
+    queue: str,
+    deliver: Deliver,
+    owner: str,
+    attempts: Optional[Attempts] = None,
+    on_park: Optional[OnPark] = None,
 ) -> Drained:
     """Deliver `queue` oldest first, while this process holds its lease."""
     lease = f"lease:{queue}"
@@ -84,7 +93,7 @@ async def drain(
     heartbeat = asyncio.get_running_loop().create_task(_renew(store, lease, owner))
     try:
         while (item := await store.peek(queue)) is not None:
-            outcome = await _deliver_one(store, queue, item, deliver, attempts or _PROCESS_ATTEMPTS)
+            outcome = await _deliver_one(store, queue, item, deliver, attempts or _PROCESS_ATTEMPTS, on_park)
             if outcome is not None:
                 return outcome
         return Drained.EMPTY
@@ -94,7 +103,7 @@ async def drain(
 
 
 async def _deliver_one(
-    store: Store, queue: str, item: dict, deliver: Deliver, attempts: Attempts
+    store: Store, queue: str, item: dict, deliver: Deliver, attempts: Attempts, on_park: Optional[OnPark]
 ) -> Optional[Drained]:
     item_id = str(item.get("id"))
     try:
@@ -103,7 +112,7 @@ async def _deliver_one(
         logger.info("%s: item %s waits: %s", queue, item_id, reason)
         return Drained.WAITING
     except Undeliverable as refusal:
-        await park(store, queue, item, str(refusal))
+        await park(store, queue, item, str(refusal), on_park)
         return None
     except asyncio.CancelledError:
         raise
@@ -113,18 +122,23 @@ async def _deliver_one(
             logger.exception("%s: delivering item %s failed (try %d of %d)", queue, item_id, tries, MAX_ATTEMPTS)
             return Drained.WAITING
         attempts.forget(item_id)
-        await park(store, queue, item, f"failed {tries} times, last with {type(error).__name__}: {error}")
+        await park(store, queue, item, f"failed {tries} times, last with {type(error).__name__}: {error}", on_park)
         return None
     attempts.forget(item_id)
     await store.write(Pop(queue, item_id), *(follow_up or ()))
+    logger.debug("%s: delivered item %s", queue, item_id)
     return None
 
 
-async def park(store: Store, queue: str, item: dict, reason: str) -> None:
+async def park(store: Store, queue: str, item: dict, reason: str, on_park: Optional[OnPark] = None) -> None:
     """Move the head `item` to the queue's dead letters, with why, in one step."""
     logger.error("Parking item %s of %s: %s", item.get("id"), queue, reason)
     parked = {**item, "parked": {"reason": reason, "at": time.time(), "queue": queue}}
-    await store.write(Push(dead_letter_queue(queue), parked), Pop(queue, str(item.get("id"))))
+    item_id = str(item.get("id"))
+    # The once-key keeps a second finisher of the same head from parking it twice.
+    await store.write(Push(dead_letter_queue(queue), parked, once=f"parked:{queue}:{item_id}"), Pop(queue, item_id))
+    if on_park is not None:
+        on_park(queue)
 
 
 async def _renew(store: Store, lease: str, owner: str) -> None:

@@ -1,14 +1,17 @@
 """The sidecar's HTTP app (Sanic, which rasa-sdk already brings).
 
-Routes: each connector's webhook paths, and `GET /health`. A webhook is
-verified by its connector before anything else; a forged or malformed one is
-answered 4xx and reaches nobody.
+Routes: each connector's webhook paths, `GET /health` (the process is up),
+`GET /ready` (the store and Rasa answer: route traffic here) and
+`GET /metrics` (Prometheus). A webhook is verified by its connector before
+anything else; a forged or malformed one is answered 4xx and reaches nobody.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+
+import httpx
 
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
@@ -19,6 +22,8 @@ from ..core.handoffs import TO_DESK, TO_RASA, HandoffService
 from ..core.store import open_store
 from ..registry import connector_class, create_service
 from ..local.inbox import Inbox, attach_inbox
+from ..observability.metrics import DepthSnapshot, Metrics
+from ..observability.routes import attach_observability, ready_checks
 from .pump import Pump
 
 logger = logging.getLogger(__name__)
@@ -41,10 +46,15 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
     app.config.FALLBACK_ERROR_FORMAT = "json"
     # Webhooks are small; a body past this is refused with 413 before it is read.
     app.config.REQUEST_MAX_SIZE = MAX_WEBHOOK_BYTES
+    metrics = Metrics()
 
     @app.before_server_start
     async def open_resources(app: Sanic) -> None:
-        service = app.ctx.service = create_service(config, open_store(config.store), with_rasa=True)
+        service = app.ctx.service = create_service(config, open_store(config.store), with_rasa=True, metrics=metrics)
+        app.ctx.depths = DepthSnapshot(service.store.depths)
+        metrics.set_depth_source(app.ctx.depths)
+        app.ctx.ready_http = httpx.AsyncClient()
+        app.ctx.ready = ready_checks(service.store.ping, config.rasa.url, app.ctx.ready_http)
         connector = service.connector
         app.ctx.pump = Pump(
             service.store,
@@ -74,6 +84,7 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
         service: HandoffService = app.ctx.service
         await service.connector.aclose()
         await service.rasa.aclose()
+        await app.ctx.ready_http.aclose()
         await service.store.close()
 
     async def health(request: Request) -> HTTPResponse:
@@ -110,6 +121,9 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
         return json(reply.body, status=reply.status)
 
     app.add_route(health, "/health", methods=["GET"], name="health")
+    attach_observability(
+        app, metrics, ready_check=lambda: app.ctx.ready(), before_scrape=lambda: app.ctx.depths.refresh()
+    )
     if config.connector == "local":
         attach_inbox(app, lambda: app.ctx.inbox)
     if demo_chat:

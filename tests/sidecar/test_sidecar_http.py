@@ -464,3 +464,66 @@ def test_message_ids_are_told_apart_per_conversation(sidecar, rasa, desk, handof
 
     assert texts(rasa.wait_acked(sender_id, 1)) == ["Hello from the first conversation"]
     assert texts(rasa.wait_acked(other_sender, 1)) == ["Hello from the second conversation"]
+
+
+# -- what a production deployment watches ------------------------------------------------------
+
+
+def metric(sidecar, name: str, **labels: str) -> float:
+    """One sample of the sidecar's /metrics (0 when the series is not there yet)."""
+    page = httpx.get(base_url(sidecar) + "/metrics", timeout=10)
+    assert page.status_code == 200
+    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    for line in page.text.splitlines():
+        if line.startswith("#") or " " not in line:
+            continue
+        series, value = line.rsplit(" ", 1)
+        if "{" in series:
+            series_name, rest = series.split("{", 1)
+            series_labels = ",".join(sorted(rest.rstrip("}").split(",")))
+        else:
+            series_name, series_labels = series, ""
+        if series_name == name and series_labels == wanted:
+            return float(value)
+    return 0.0
+
+
+def test_metrics_count_messages_deliveries_and_queue_depth(sidecar, rasa, desk, handoffs, sender_id):
+    before = metric(sidecar, "rasa_handoff_messages_total", desk="webhook", direction="agent_to_user")
+    delivered_before = metric(sidecar, "rasa_handoff_delivery_seconds_count", direction="to_rasa")
+    conversation_id = handoffs.open(sender_id)
+
+    assert desk.reply(conversation_id, "Hi, I'm Sam.").status_code == 200
+    rasa.wait_acked(sender_id, 1)
+
+    deadline = time.monotonic() + 10
+    while metric(sidecar, "rasa_handoff_messages_total", desk="webhook", direction="agent_to_user") < before + 1:
+        assert time.monotonic() < deadline, "the agent's message was never counted"
+        time.sleep(0.05)
+    assert metric(sidecar, "rasa_handoff_delivery_seconds_count", direction="to_rasa") >= delivered_before + 1
+    page = httpx.get(base_url(sidecar) + "/metrics", timeout=10).text
+    assert "rasa_handoff_queue_depth" in page or "rasa_handoff_parked_items" in page
+    assert 'rasa_handoff_desk_status{desk="webhook",status="available"} 1.0' in page
+    # No conversation id ever becomes a label.
+    assert conversation_id not in page and sender_id not in page
+
+
+def test_ready_only_while_the_store_and_rasa_answer(sidecar, tmp_path: Path, sidecar_tools):
+    ready = httpx.get(base_url(sidecar) + "/ready", timeout=10)
+    assert ready.status_code == 200
+    assert ready.json()["ready"] is True
+
+    # The same deployment with a Rasa that is not there: alive, but not ready.
+    tools = sidecar_tools
+    dead_rasa = f"http://127.0.0.1:{free_port()}"
+    config = tools["write_config"](tmp_path / "handoff.yml", dead_rasa, "http://127.0.0.1:9", tmp_path / "s.sqlite")
+    lonely = tools["start_sidecar"](config, tmp_path / "logs")
+    try:
+        assert httpx.get(lonely.health_url, timeout=10).status_code == 200
+        answer = httpx.get(base_url(lonely) + "/ready", timeout=10)
+        assert answer.status_code == 503
+        checks = answer.json()["checks"]
+        assert checks["store"]["ok"] is True
+        assert checks["rasa"]["ok"] is False
+    finally:
+        lonely.stop()
