@@ -38,6 +38,7 @@ from ..observability.logs import log_context
 from ..observability.metrics import classify_desk_error
 from .rasa import RasaClient
 from .store import Change, Delete, Push, Put, Store
+from .text import repair_text, repaired
 from .timers import SESSION, WAITING, Timers
 
 logger = logging.getLogger(__name__)
@@ -175,16 +176,18 @@ class HandoffService:
             created_at=time.time(),
             routing=routing,
         )
-        request = HandoffRequest(
-            handoff_id=handoff.handoff_id,
-            sender_id=sender_id,
-            email=email,
-            language=language,
-            transcript=tuple(transcript),
-            latest_question=latest_question,
-            routing=routing,
-            message_to_agent=message_to_agent,
-            created_at=handoff.created_at,
+        request = repaired(
+            HandoffRequest(
+                handoff_id=handoff.handoff_id,
+                sender_id=sender_id,
+                email=email,
+                language=language,
+                transcript=tuple(transcript),
+                latest_question=latest_question,
+                routing=routing,
+                message_to_agent=message_to_agent,
+                created_at=handoff.created_at,
+            )
         )
         record = dataclasses.asdict(handoff)
         pointer = {"handoff_id": handoff.handoff_id, "sender_id": sender_id}
@@ -201,7 +204,7 @@ class HandoffService:
         return handoff
 
     async def relay(self, handoff: Handoff, text: str) -> None:
-        message = {"message_id": uuid.uuid4().hex, "text": text, "sent_at": time.time()}
+        message = {"message_id": uuid.uuid4().hex, "text": repair_text(text), "sent_at": time.time()}
         await self.store.write(
             # The user answered: the session timeout counts again from the agent's next message.
             *self.timers.disarming(handoff.handoff_id, SESSION),
@@ -340,6 +343,7 @@ class HandoffService:
 
     async def accept(self, event: DeskEvent) -> Optional[Handoff]:
         """Queue a desk event for Rasa, once. None when no live handoff owns it."""
+        event = repaired(event)
         handoff = await self.by_desk_conversation(event.desk_conversation_id)
         if handoff is None:
             return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from .contract import WebhookRejected
+from .text import repaired
 
 # Answers that mean "not now" rather than "no": timeouts, conflicts while the
 # desk settles, rate limits.
@@ -22,11 +23,20 @@ def is_auth_failure(status: int) -> bool:
 
 
 def json_object(body: bytes) -> dict:
-    """A webhook body that must be a JSON object; a 400 rejection otherwise."""
+    """A webhook body that must be a JSON object; a 400 rejection otherwise.
+
+    Its strings come repaired (see `text`), so half an emoji cannot block a
+    queue further on.
+    """
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise WebhookRejected(400, "body is not JSON") from None
+    except RecursionError:
+        raise WebhookRejected(400, "body nests too deep") from None
     if not isinstance(payload, dict):
         raise WebhookRejected(400, "body must be a JSON object")
-    return payload
+    try:
+        return repaired(payload)
+    except RecursionError:
+        raise WebhookRejected(400, "body nests too deep") from None

@@ -17,9 +17,10 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
 
 from ..core.config import HandoffConfig
-from ..core.contract import ConversationClosed, ServiceStatus, WebhookRejected, WebhookRequest
+from ..core.contract import ServiceStatus, WebhookRejected, WebhookRequest
 from ..core.handoffs import TO_DESK, TO_RASA, HandoffService
 from ..core.store import open_store
+from ..core.text import repair_text
 from ..registry import connector_class, create_service
 from ..local.inbox import Inbox, attach_inbox
 from ..observability.metrics import DepthSnapshot, Metrics
@@ -103,7 +104,8 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
         inbound = WebhookRequest(
             method=request.method,
             path=request.path,
-            headers={key.lower(): value for key, value in request.headers.items()},
+            # Repaired, so a credential check never meets a byte it cannot encode.
+            headers={repair_text(key.lower()): repair_text(value) for key, value in request.headers.items()},
             body=request.body or b"",
         )
         try:
@@ -111,12 +113,18 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
         except WebhookRejected as rejected:
             logger.warning("Rejected %s %s: %s", request.method, request.path, rejected.reason)
             return json({"code": rejected.status, "message": rejected.reason}, status=rejected.status)
-        unknown = []
-        for event in reply.events:
-            if await service.accept(event) is None and not isinstance(event, ConversationClosed):
-                unknown.append(event.desk_conversation_id)
-        request.app.ctx.pump.wake()
-        if unknown and len(unknown) == len(reply.events):
+        except Exception:
+            # A call no parser expected is the caller's fault until shown otherwise: 400, never 500.
+            logger.exception("Could not read %s %s; answered 400", request.method, request.path)
+            return json({"code": 400, "message": "the call could not be read"}, status=400)
+        try:
+            owned = [await service.accept(event) is not None for event in reply.events]
+        except Exception:
+            # The store failed: the desk keeps the event and tries again.
+            logger.exception("Could not queue the events of %s %s; answered 503", request.method, request.path)
+            return json({"code": 503, "message": "try again later"}, status=503)
+        if reply.events and not any(owned):
+            # Every event is for a conversation with no live handoff: the desk can stop retrying.
             return json({"code": 404, "message": "no active handoff for this conversation"}, status=404)
         return json(reply.body, status=reply.status)
 

@@ -278,10 +278,11 @@ def test_the_agent_closing_is_pushed_and_ends_the_conversation(sidecar, rasa, de
     assert [call.intent for call in delivered] == [AGENT_MESSAGE, CLOSED]
     assert delivered[1].entities == {"handoff_event_id": f"webhook:close:{conversation_id}"}
 
-    # The conversation is over: a late reply is refused, a repeated close changes nothing.
+    # The conversation is over: a late reply and a repeated close are both
+    # "no such conversation" (404, so the desk stops retrying) and change nothing.
     late = desk.reply(conversation_id, "one more thing")
     assert late.status_code == 404
-    assert desk.close(conversation_id).status_code == 200
+    assert desk.close(conversation_id).status_code == 404
 
     # A new handoff for the same user: its reply queues behind anything the
     # calls above could have queued, so once it is in, the record is complete.
