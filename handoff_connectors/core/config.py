@@ -247,7 +247,8 @@ class ServiceHoursSettings(_Strict):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r} (e.g. Europe/Madrid)") from None
+            # The value is not echoed: a secret pasted into the wrong field must not reach a log.
+            raise ValueError("not a known IANA time zone name (e.g. Europe/Madrid)") from None
         return value
 
 
@@ -391,7 +392,15 @@ def load_config(explicit: Optional[str] = None) -> HandoffConfig:
         logger.info("No %s here: using the built-in defaults (local desk).", path)
         return parse_config({}, "built-in defaults")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file (a container bind mount of a missing file?)") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: is not UTF-8 text (first bad byte at offset {error.start})") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror or type(error).__name__})") from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

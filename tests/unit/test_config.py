@@ -457,3 +457,34 @@ def test_validation_errors_name_the_file(tmp_path: Path) -> None:
     message = str(caught.value)
     assert message.startswith(f"{path} is invalid:")
     assert "connectors.webhook is missing" in message
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"service_hours": {"timezone": "sk-live-5d1e0c9a7f"}},
+        {"sidecar": {"host": ["sk-live-5d1e0c9a7f"]}},
+        {"connector": "sk-live-5d1e0c9a7f"},
+        {"store": {"type": "redis", "url": "sk-live-5d1e0c9a7f"}},
+    ],
+    ids=["timezone", "a list where a string goes", "connector", "redis url"],
+)
+def test_a_secret_in_any_wrong_field_is_never_echoed(tmp_path: Path, field: dict) -> None:
+    with pytest.raises(ConfigError) as failure:
+        parse_config(field, "handoff.yml")
+    assert "sk-live-5d1e0c9a7f" not in str(failure.value)
+    assert "handoff.yml is invalid" in str(failure.value)
+
+
+def test_a_config_path_that_is_a_directory_is_named_with_the_cause(tmp_path: Path) -> None:
+    folder = tmp_path / "handoff.yml"
+    folder.mkdir()
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(str(folder))
+
+
+def test_a_config_file_that_is_not_utf8_is_named_with_the_cause(tmp_path: Path) -> None:
+    path = tmp_path / "handoff.yml"
+    path.write_bytes(b"connector: local\nnote: caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"handoff.yml: is not UTF-8 text \(first bad byte at offset 26\)"):
+        load_config(str(path))
