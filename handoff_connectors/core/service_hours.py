@@ -75,7 +75,7 @@ class ServiceHours:
         for offset in range(horizon_days + 1):
             day = local.date() + dt.timedelta(days=offset)
             for start, _ in windows_for(self.rules, day):
-                opening = dt.datetime.combine(day, dt.time(start // 60, start % 60), tzinfo=self.zone)
+                opening = _first_real_minute(dt.datetime.combine(day, dt.time(start // 60, start % 60), tzinfo=self.zone))
                 # A window continuing from the day before is not an opening.
                 if start == 0 and _open_at_end_of(self.rules, day - dt.timedelta(days=1)):
                     continue
@@ -86,3 +86,17 @@ class ServiceHours:
 
 def _open_at_end_of(rules: Iterable[Rule], day: dt.date) -> bool:
     return any(end == DAY_MINUTES for _, end in windows_for(rules, day))
+
+
+def _exists(wall: dt.datetime) -> bool:
+    """Whether clocks in its zone ever show `wall` (not inside a DST gap)."""
+    return wall.astimezone(dt.timezone.utc).astimezone(wall.tzinfo).replace(tzinfo=None) == wall.replace(tzinfo=None)
+
+
+def _first_real_minute(wall: dt.datetime) -> dt.datetime:
+    """`wall`, or the first minute after it that clocks show (a window opening inside a DST gap)."""
+    for _ in range(24 * 60):
+        if _exists(wall):
+            return wall
+        wall += dt.timedelta(minutes=1)
+    return wall

@@ -144,3 +144,14 @@ def test_config_builds_rules_and_rejects_bad_ones():
         with pytest.raises(ConfigError) as error:
             parse_config({"service_hours": section})
         assert expected in str(error.value)
+
+
+def test_a_next_opening_inside_the_dst_gap_is_the_first_real_minute():
+    # Europe/Madrid skips 02:00-02:59 on 2025-03-30: a window from 02:30 opens at 03:00 CEST.
+    madrid = ZoneInfo("Europe/Madrid")
+    hours = ServiceHours([Rule(T(2, 30), T(6), date=dt.date(2025, 3, 30))], "Europe/Madrid")
+    opening = hours.next_opening(dt.datetime(2025, 3, 29, 20, 0, tzinfo=madrid))
+    assert opening.astimezone(dt.timezone.utc) == dt.datetime(2025, 3, 30, 1, 0, tzinfo=dt.timezone.utc)
+    assert (opening.hour, opening.minute) == (3, 0)
+    assert hours.is_open(opening)
+    assert not hours.is_open(opening.astimezone(dt.timezone.utc) - dt.timedelta(minutes=1))
