@@ -2,7 +2,12 @@
 
 Starts a real Rasa 3.6.21 with the demo bot (handoff domain and data
 included), the action server, and the sidecar with the local agent inbox and
-a chat page. Prints the two URLs and the inbox token; Ctrl-C stops it all.
+a chat page. Prints the two URLs and the inbox token.
+
+The children run in sessions of their own (so a Ctrl-C reaches them only
+through us, in order), which means nothing else stops them: Ctrl-C, SIGTERM,
+SIGHUP (the terminal closed) and a broken output pipe (`demo | tee` ended)
+all lead to the same `finally` that stops every one of them.
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import threading
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -54,7 +60,11 @@ class Demo:
 def start_demo(ports: DemoPorts, workdir: Path, progress: Callable[[str], None] = print) -> Demo:
     for name, port in (("Rasa", ports.rasa), ("action server", ports.actions), ("sidecar", ports.sidecar)):
         if not processes.port_is_free(port):
-            raise RuntimeError(f"port {port} for the {name} is in use; choose another with --{_flag(name)}-port")
+            holder = processes.who_listens(port)
+            by = f" by {holder}" if holder else ""
+            raise RuntimeError(
+                f"port {port} for the {name} is taken{by}; stop it, or choose another port with --{_flag(name)}-port"
+            )
     rasa = ensure_rasa(progress)
     project = assemble(workdir / "bot")
     model = train(rasa, project, progress)
@@ -102,31 +112,65 @@ def _flag(name: str) -> str:
     return {"Rasa": "rasa", "action server": "actions", "sidecar": "sidecar"}[name]
 
 
+class _Stop(Exception):
+    """A signal asked the demo to stop."""
+
+
+def _stop_on_signals() -> None:
+    def stop(signum: int, frame: object) -> None:
+        # One stop is enough: ignore the rest so the cleanup runs to its end.
+        for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(each, signal.SIG_IGN)
+        raise _Stop(signal.Signals(signum).name)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
+
+
+def _say(text: str) -> None:
+    """Print, unless the output is gone (a closed terminal or pipe must not stop the cleanup)."""
+    try:
+        print(text, flush=True)
+    except (BrokenPipeError, OSError):
+        # Later prints, and the interpreter's flush at exit, must not fail either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def run_demo(ports: DemoPorts) -> int:
     workdir = home() / "demo"
+    _stop_on_signals()
+    demo: Demo | None = None
     try:
-        demo = start_demo(ports, workdir, progress=lambda line: print(line, flush=True))
+        demo = start_demo(ports, workdir, progress=_say)
+        _say(
+            "\nThe demo is running.\n"
+            f"  Chat (the user):        {demo.chat_url}\n"
+            f"  Agent inbox (the desk): {demo.inbox_url}\n"
+            f"  Inbox token:            {demo.token}\n"
+            f"  Logs:                   {workdir / 'logs'}\n"
+            "Ask the bot for a human in the chat, then answer from the inbox. Ctrl-C stops everything."
+        )
+        _watch(demo, workdir)
     except RuntimeError as error:
-        print(f"rasa-handoff demo: {error}")
+        _say(f"rasa-handoff demo: {error}")
         return 1
-    print(
-        "\nThe demo is running.\n"
-        f"  Chat (the user):        {demo.chat_url}\n"
-        f"  Agent inbox (the desk): {demo.inbox_url}\n"
-        f"  Inbox token:            {demo.token}\n"
-        f"  Logs:                   {workdir / 'logs'}\n"
-        "Ask the bot for a human in the chat, then answer from the inbox. Ctrl-C stops everything.",
-        flush=True,
-    )
-    stopped = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopped.set())
-    while not stopped.wait(1.0):
+    except (_Stop, KeyboardInterrupt):
+        pass
+    finally:
+        if demo is not None:
+            _say("Stopping...")
+            demo.stop()
+            _say("Stopped.")
+    return 0
+
+
+def _watch(demo: Demo, workdir: Path) -> None:
+    """Until a signal, or until a child dies (then everything stops)."""
+    while True:
+        time.sleep(1.0)
         dead = [s.name for s in demo.services if s.process and s.process.poll() is not None]
         if dead:
-            print(f"{', '.join(dead)} stopped unexpectedly; see {workdir / 'logs'}. Shutting down.")
-            break
-    print("Stopping...", flush=True)
-    demo.stop()
-    print("Stopped.")
-    return 0
+            _say(f"{', '.join(dead)} stopped unexpectedly; see {workdir / 'logs'}. Shutting down.")
+            return

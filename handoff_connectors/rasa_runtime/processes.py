@@ -147,6 +147,40 @@ def port_is_free(port: int) -> bool:
         return True
 
 
+def who_listens(port: int) -> Optional[str]:
+    """Which process listens on `port` ("pid 123: rasa run ..."), where Linux's /proc tells."""
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return None
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            sockets = {os.readlink(fd) for fd in (proc / "fd").iterdir()}
+        except OSError:
+            continue
+        if any(f"socket:[{inode}]" in sockets for inode in inodes):
+            try:
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            except OSError:
+                command = "?"
+            return f"pid {proc.name}: {command[:120]}"
+    return None
+
+
+def _listening_inodes(port: int) -> set[str]:
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local address "0100007F:13A5", state 0A = LISTEN, inode in column 10
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                found.add(fields[9])
+    return found
+
+
 def write_rasa_endpoints(project: Path, action_port: int, credentials: str) -> None:
     """endpoints.yml (actions, a persistent tracker store) and credentials.yml."""
     (project / "endpoints.yml").write_text(
