@@ -137,6 +137,11 @@ class Pump:
 
     def _note_busy(self, queue: str) -> None:
         loop = asyncio.get_running_loop()
+        if queue not in self._busy_since:
+            logger.info(
+                "%s is held by another process (or by one that died: its lease lapses within %.0f s); "
+                "looking again in %.1f s", queue, LEASE_SECONDS, BUSY_RECHECK,
+            )
         since = self._busy_since.setdefault(queue, loop.time())
         if loop.time() - since > 3 * LEASE_SECONDS:
             logger.warning("%s has been held by another process for %.0f s", queue, loop.time() - since)
