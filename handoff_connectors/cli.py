@@ -5,6 +5,7 @@
     rasa-handoff check-config [--config ...]      validate handoff.yml and exit
     rasa-handoff init BOT_DIR                     add the handoff domain and data to a bot
     rasa-handoff demo                             a real Rasa demo bot + the local agent inbox
+    rasa-handoff dead-letters list|show|replay|drop   items that could not be delivered
 
 Global options, before the subcommand: `--log-format text|json` (default
 $HANDOFF_LOG_FORMAT or text) and `--log-level` (default $HANDOFF_LOG_LEVEL or info).
@@ -13,9 +14,11 @@ $HANDOFF_LOG_FORMAT or text) and `--log-level` (default $HANDOFF_LOG_LEVEL or in
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from .core.config import ConfigError, HandoffConfig, load_config
@@ -91,6 +94,51 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if statuses[config.connector].value == "Available" else 1
 
 
+def _dead_letters(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .core import dead_letters
+    from .core.store import open_store
+    from .core.text import repaired
+
+    config = _load_config(args.config)
+
+    async def act() -> int:
+        store = open_store(config.store)
+        try:
+            if args.action == "list":
+                return _list_parked(await dead_letters.parked_items(store))
+            parked = await dead_letters.find(store, args.item_id)
+            if parked is None:
+                print(f"no parked item {args.item_id!r} (see: rasa-handoff dead-letters list)", file=sys.stderr)
+                return 1
+            if args.action == "show":
+                # Repaired for the terminal only: what is stored (and replayed) stays as it was.
+                print(json.dumps(repaired({"queue": parked.queue, **parked.item}), indent=2, ensure_ascii=False))
+                return 0
+            done = await (dead_letters.replay if args.action == "replay" else dead_letters.drop)(store, parked)
+            print(f"{'replayed onto ' + parked.queue if args.action == 'replay' else 'dropped'}: {parked.item_id}"
+                  if done else f"{parked.item_id} was already gone")
+            return 0
+        finally:
+            await store.close()
+
+    return asyncio.run(act())
+
+
+def _list_parked(items: list) -> int:
+    from .core.text import repair_text
+
+    if not items:
+        print("No parked items.")
+        return 0
+    for parked in items:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(parked.parked_at)) if parked.parked_at else "?"
+        print(repair_text(f"{parked.item_id}  {when}  {parked.queue}\n    {parked.reason}"))
+    print(f"{len(items)} parked. Show one: rasa-handoff dead-letters show ID; then replay ID or drop ID.")
+    return 0
+
+
 def _check_config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     print(f"ok: connector {config.connector}, store {config.store.type}, Rasa at {config.rasa.url}")
@@ -156,6 +204,15 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check-config", help="validate handoff.yml")
     check.add_argument("--config")
     check.set_defaults(run=_check_config)
+
+    dead = commands.add_parser("dead-letters", help="list, show, replay or drop items that could not be delivered")
+    dead.add_argument("--config")
+    dead_actions = dead.add_subparsers(dest="action", required=True)
+    dead_actions.add_parser("list", help="every parked item, with why")
+    for action, what in (("show", "print one item"), ("replay", "put it back at the end of its queue"),
+                         ("drop", "forget it")):
+        dead_actions.add_parser(action, help=what).add_argument("item_id")
+    dead.set_defaults(run=_dead_letters)
 
     init = commands.add_parser("init", help="add handoff's domain, data and config to a bot")
     init.add_argument("bot_dir")

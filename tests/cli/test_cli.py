@@ -85,3 +85,50 @@ def test_status_fails_when_the_desk_refuses_our_credentials(tmp_path: Path):
         result = rasa_handoff("status", "--config", str(config), cwd=tmp_path)
     assert "webhook    Unavailable (in use)" in result.stdout
     assert result.returncode == 1
+
+
+def test_dead_letters_are_listed_shown_replayed_and_dropped(tmp_path: Path):
+    import asyncio
+
+    from handoff_connectors.core.outbox import park
+    from handoff_connectors.core.store import SqliteStore
+
+    config = webhook_config(tmp_path, "http://127.0.0.1:9")
+
+    async def park_two() -> None:
+        store = SqliteStore(str(tmp_path / "s.sqlite"))
+        for item_id, text in (("m1", "Thanks! \ud83d"), ("m2", "second")):
+            await store.push("to_desk:h1", {"id": item_id, "op": "send", "message": {"text": text}})
+            await park(store, "to_desk:h1", {"id": item_id, "op": "send", "message": {"text": text}},
+                       "webhook refused send: POST /chat answered 422")
+        await store.close()
+
+    asyncio.run(park_two())
+
+    listed = rasa_handoff("dead-letters", "--config", str(config), "list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stdout
+    assert "m1" in listed.stdout and "m2" in listed.stdout
+    assert "POST /chat answered 422" in listed.stdout
+    assert "to_desk:h1" in listed.stdout
+
+    shown = rasa_handoff("dead-letters", "--config", str(config), "show", "m1", cwd=tmp_path)
+    assert shown.returncode == 0 and '"reason": "webhook refused send: POST /chat answered 422"' in shown.stdout
+
+    replayed = rasa_handoff("dead-letters", "--config", str(config), "replay", "m1", cwd=tmp_path)
+    assert replayed.stdout.strip() == "replayed onto to_desk:h1: m1"
+    assert rasa_handoff("dead-letters", "--config", str(config), "drop", "m2", cwd=tmp_path).stdout.strip() == "dropped: m2"
+    missing = rasa_handoff("dead-letters", "--config", str(config), "drop", "m2", cwd=tmp_path)
+    assert missing.returncode == 1 and "no parked item 'm2'" in missing.stdout
+
+    async def state() -> tuple[list[dict], list[str]]:
+        store = SqliteStore(str(tmp_path / "s.sqlite"))
+        try:
+            return await store.items("to_desk:h1"), await store.queues("dead:")
+        finally:
+            await store.close()
+
+    live, dead = asyncio.run(state())
+    assert [item["id"] for item in live] == ["m1"]
+    assert "parked" not in live[0] and live[0]["message"]["text"] == "Thanks! \ud83d"
+    assert dead == []
+    assert "No parked items." in rasa_handoff("dead-letters", "--config", str(config), "list", cwd=tmp_path).stdout

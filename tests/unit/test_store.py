@@ -23,6 +23,7 @@ from handoff_connectors.core.store import (
     ArmTimer,
     Delete,
     DisarmTimer,
+    Drop,
     Pop,
     Push,
     Put,
@@ -763,3 +764,25 @@ async def test_closing_stops_the_listener(store_factory: StoreFactory) -> None:
     await store.close()
     await other.push("to_desk:h1", {"id": "m1"})
     assert not await heard.wait_for("to_desk:h1", 0.3)
+
+
+# -- dead letters: looked at, dropped or replayed one by one -------------------------------
+
+
+async def test_items_lists_a_queue_oldest_first_without_taking_anything(store: Store) -> None:
+    for n in range(5):
+        await store.push("dead:to_desk:h1", {"id": f"m{n}", "text": "Thanks! \ud83d"})
+    assert [item["id"] for item in await store.items("dead:to_desk:h1", limit=3)] == ["m0", "m1", "m2"]
+    assert len(await store.items("dead:to_desk:h1")) == 5
+    assert (await store.items("dead:to_desk:h1"))[0]["text"] == "Thanks! \ud83d"
+    assert await store.items("never-used") == []
+
+
+async def test_drop_removes_one_item_anywhere_in_the_queue(store: Store) -> None:
+    for item_id in ("a", "b", "c"):
+        await store.push("dead:q", {"id": item_id})
+    assert await store.write(Drop("dead:q", "b")) == [True]
+    assert [item["id"] for item in await store.items("dead:q")] == ["a", "c"]
+    assert await store.write(Drop("dead:q", "b")) == [False]
+    await store.write(Drop("dead:q", "a"), Drop("dead:q", "c"))
+    assert await store.queues("dead:") == []

@@ -12,6 +12,7 @@ from .base import (
     Change,
     Delete,
     DisarmTimer,
+    Drop,
     Pop,
     Push,
     Put,
@@ -23,7 +24,7 @@ from .base import (
 from .sqlite import SqliteStore
 
 __all__ = [
-    "ONCE_TTL", "ArmTimer", "Change", "Delete", "DisarmTimer", "Pop", "Push", "Put", "QueueListener",
+    "ONCE_TTL", "ArmTimer", "Change", "Delete", "DisarmTimer", "Drop", "Pop", "Push", "Put", "QueueListener",
     "SqliteStore", "Store", "locked", "open_store", "queue_kind",
 ]
 

@@ -50,6 +50,18 @@ class Pop:
 
 
 @dataclass(frozen=True)
+class Drop:
+    """Remove the first item of `queue` whose `id` is `item_id`, wherever it stands.
+
+    For dead letters, which an operator drops or replays one by one; live
+    queues only ever lose their head (`Pop`).
+    """
+
+    queue: str
+    item_id: str
+
+
+@dataclass(frozen=True)
 class ArmTimer:
     """Set the timer at `key` (replacing any), due at `timer["due"]` (epoch seconds)."""
 
@@ -62,7 +74,7 @@ class DisarmTimer:
     key: str
 
 
-Change = Union[Put, Delete, Push, Pop, ArmTimer, DisarmTimer]
+Change = Union[Put, Delete, Push, Pop, Drop, ArmTimer, DisarmTimer]
 
 # Called with a queue's name when any process pushed to it.
 QueueListener = Callable[[str], None]
@@ -79,6 +91,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def peek(self, queue: str) -> Optional[dict]:
         """The oldest item of `queue`, left in place."""
+
+    @abc.abstractmethod
+    async def items(self, queue: str, limit: int = 100) -> list[dict]:
+        """The oldest `limit` items of `queue`, oldest first, left in place."""
 
     @abc.abstractmethod
     async def queues(self, prefix: str) -> list[str]:
@@ -102,8 +118,8 @@ class Store(abc.ABC):
         """Apply `changes` atomically, in order; one result per change.
 
         A Push answers False when its once-key was seen (nothing appended), a
-        Pop False when the head was not that item; the other changes always
-        apply. Listeners hear of every queue that got an item.
+        Pop False when the head was not that item, a Drop False when no item
+        had that id; the other changes always apply. Listeners hear of every queue that got an item.
         """
 
     async def put(self, key: str, value: dict) -> None:

@@ -46,6 +46,7 @@ from .base import (
     Change,
     Delete,
     DisarmTimer,
+    Drop,
     Pop,
     Push,
     Put,
@@ -86,6 +87,22 @@ for i, c in ipairs(cjson.decode(ARGV[3])) do
     local head, tag = redis.call('LINDEX', key, 0), ARGV[c[3]]
     if head and string.sub(head, 1, #tag) == tag then
       redis.call('LPOP', key)
+      if redis.call('LLEN', key) == 0 then
+        redis.call('SREM', nonempty, ARGV[c[4]])
+      end
+    else
+      ok = 0
+    end
+  elseif op == 'drop' then
+    local tag, found = ARGV[c[3]], nil
+    for _, raw in ipairs(redis.call('LRANGE', key, 0, -1)) do
+      if string.sub(raw, 1, #tag) == tag then
+        found = raw
+        break
+      end
+    end
+    if found then
+      redis.call('LREM', key, 1, found)
       if redis.call('LLEN', key) == 0 then
         redis.call('SREM', nonempty, ARGV[c[4]])
       end
@@ -221,6 +238,9 @@ class _Batch:
         elif isinstance(change, Pop):
             queue = self.key("q:", change.queue)
             self.ops.append(["pop", queue, self.arg(_tag(str(change.item_id))), self.arg(_text(change.queue))])
+        elif isinstance(change, Drop):
+            queue = self.key("q:", change.queue)
+            self.ops.append(["drop", queue, self.arg(_tag(str(change.item_id))), self.arg(_text(change.queue))])
         elif isinstance(change, ArmTimer):
             self._add_arm(change)
         elif isinstance(change, DisarmTimer):
@@ -279,6 +299,10 @@ class RedisStore(Store):
     async def peek(self, queue: str) -> Optional[dict]:
         raw = await self._redis.lindex(self._key("q:", queue), 0)
         return None if raw is None else _unframed(raw)
+
+    async def items(self, queue: str, limit: int = 100) -> list[dict]:
+        raws = await self._redis.lrange(self._key("q:", queue), 0, max(0, limit - 1)) if limit > 0 else []
+        return [_unframed(raw) for raw in raws]
 
     async def queues(self, prefix: str) -> list[str]:
         pattern = _glob_escaped(_text(prefix)) + "*"

@@ -36,6 +36,7 @@ from .base import (
     Change,
     Delete,
     DisarmTimer,
+    Drop,
     Pop,
     Push,
     Put,
@@ -118,6 +119,12 @@ class SqliteStore(Store):
         ).fetchone()
         return json.loads(row[0]) if row else None
 
+    async def items(self, queue: str, limit: int = 100) -> list[dict]:
+        rows = self._db.execute(
+            "SELECT value FROM items WHERE queue = ? ORDER BY seq LIMIT ?", (_text(queue), limit)
+        ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
     async def queues(self, prefix: str) -> list[str]:
         low, high = _prefix_range(_text(prefix))
         if high is None:
@@ -169,6 +176,13 @@ class SqliteStore(Store):
             return self._push(db, change, now)
         elif isinstance(change, Pop):
             return self._pop(db, change)
+        elif isinstance(change, Drop):
+            cursor = db.execute(
+                "DELETE FROM items WHERE seq = "
+                "(SELECT seq FROM items WHERE queue = ? AND item_id = ? ORDER BY seq LIMIT 1)",
+                (_text(change.queue), _text(change.item_id)),
+            )
+            return cursor.rowcount == 1
         elif isinstance(change, ArmTimer):
             db.execute(
                 "INSERT OR REPLACE INTO timers (key, id, due, value) VALUES (?, ?, ?, ?)",
