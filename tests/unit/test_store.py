@@ -786,3 +786,14 @@ async def test_drop_removes_one_item_anywhere_in_the_queue(store: Store) -> None
     assert await store.write(Drop("dead:q", "b")) == [False]
     await store.write(Drop("dead:q", "a"), Drop("dead:q", "c"))
     assert await store.queues("dead:") == []
+
+
+async def test_a_failed_call_fails_alone_and_the_next_call_works(store: Store, other: Store) -> None:
+    await store.push("to_rasa:u1", {"id": "before"})
+    with pytest.raises((TypeError, ValueError)):
+        await store.write(Put("k", {"not json": object()}), Push("to_rasa:u1", {"id": "never"}))
+    # Nothing of the failed write was applied, and no error waits for the next caller.
+    assert [item["id"] for item in await store.items("to_rasa:u1")] == ["before"]
+    assert await store.get("k") is None
+    assert await store.push("to_rasa:u1", {"id": "after"}) is True
+    assert [item["id"] for item in await other.items("to_rasa:u1")] == ["before", "after"]
