@@ -81,7 +81,7 @@ async def refusal(rt: Runtime, routing: Optional[str], language: str, now: dt.da
     if await rt.service.status() is ServiceStatus.UNAVAILABLE:
         return rt.messages.text("no_agents", language)
     connector = rt.service.connector
-    if connector.capabilities.availability and await connector.agents_available(routing) is False:
+    if connector.capabilities.availability and await rt.service.agents_available(routing) is False:
         return rt.messages.text("no_agents", language)
     return None
 

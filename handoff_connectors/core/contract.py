@@ -156,6 +156,10 @@ class Connector(abc.ABC):
 
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities] = Capabilities()
+    #: True when `agents_available` only reads the store (no desk call), so
+    #: the actions may ask it directly; otherwise the sidecar asks the desk
+    #: and the actions read what it found.
+    availability_in_store: ClassVar[bool] = False
     #: (method, path) pairs the sidecar routes to `parse_webhook`.
     webhook_routes: ClassVar[tuple[tuple[str, str], ...]] = ()
 

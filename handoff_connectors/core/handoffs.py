@@ -45,6 +45,11 @@ logger = logging.getLogger(__name__)
 
 TO_DESK = "to_desk:"
 TO_RASA = "to_rasa:"
+# Requests for the sidecar to ask the desk whether agents are there.
+ASK_AVAILABILITY = "availability:"
+# How long the sidecar's answer is used as it is; older, it is used while a fresh one is asked for.
+AVAILABILITY_FRESH = 30.0
+AVAILABILITY_USABLE = 600.0
 
 # Intents the sidecar triggers in Rasa (declared in the shipped domain).
 INTENT_AGENT_MESSAGE = "EXTERNAL_handoff_agent_message"
@@ -92,6 +97,10 @@ def _record_key(handoff_id: str) -> str:
 
 def _desk_key(connector: str, desk_conversation_id: str) -> str:
     return f"desk:{connector}:{desk_conversation_id}"
+
+
+def _availability_key(connector: str, routing: Optional[str]) -> str:
+    return f"available:{connector}:{routing or ''}"
 
 
 class Metrics(Protocol):
@@ -338,6 +347,40 @@ class HandoffService:
         if handoff.desk_conversation_id:
             changes.append(Delete(_desk_key(handoff.connector, handoff.desk_conversation_id)))
         return changes
+
+    # -- are agents there? (asked by the actions, answered by the sidecar) ----
+
+    async def agents_available(self, routing: Optional[str]) -> Optional[bool]:
+        """Whether agents are there for `routing`, without calling the desk from here.
+
+        The sidecar asks the desk and keeps the answer in the store. Until it
+        has one (the first request for a routing), this is None: unknown, so
+        the handoff goes ahead and the desk's own routing decides.
+        """
+        if self.connector.availability_in_store:
+            return await self.connector.agents_available(routing)
+        key = _availability_key(self.connector.name, routing)
+        cached = await self.store.get(key)
+        now = time.time()
+        age = now - cached["at"] if cached else None
+        if age is None or age > AVAILABILITY_FRESH:
+            ask = {"id": uuid.uuid4().hex, "routing": routing}
+            # Once per routing and freshness period, however many users ask meanwhile.
+            once = f"{key}:{int(now // AVAILABILITY_FRESH)}"
+            await self.store.push(ASK_AVAILABILITY + self.connector.name, ask, once=once)
+        if age is None or age > AVAILABILITY_USABLE:
+            return None
+        return cached["available"]
+
+    async def answer_availability(self, queue: str) -> Drained:
+        """The sidecar's side: ask the desk, keep what it says."""
+
+        async def ask(item: dict) -> list[Change]:
+            available = await self.connector.agents_available(item.get("routing"))
+            answer = {"available": available, "at": time.time()}
+            return [Put(_availability_key(self.connector.name, item.get("routing")), answer)]
+
+        return await drain(self.store, queue, ask, self._owner, self._attempts, self.metrics.parked)
 
     # -- desk -> user (called by the sidecar) --------------------------------
 

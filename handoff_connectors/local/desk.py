@@ -131,6 +131,7 @@ class LocalDesk:
 class LocalConnector(Connector):
     name: ClassVar[str] = "local"
     capabilities: ClassVar[Capabilities] = Capabilities(availability=True, routing=True)
+    availability_in_store: ClassVar[bool] = True
 
     def __init__(self, settings, store: Store) -> None:
         self.settings = settings

@@ -18,7 +18,7 @@ from sanic.response import HTTPResponse, json
 
 from ..core.config import HandoffConfig
 from ..core.contract import ServiceStatus, WebhookRejected, WebhookRequest
-from ..core.handoffs import TO_DESK, TO_RASA, HandoffService
+from ..core.handoffs import ASK_AVAILABILITY, TO_DESK, TO_RASA, HandoffService
 from ..core.store import open_store
 from ..core.text import repair_text
 from ..registry import connector_class, create_service
@@ -59,7 +59,11 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
         connector = service.connector
         app.ctx.pump = Pump(
             service.store,
-            [(TO_RASA, service.deliver_to_rasa), (TO_DESK, service.deliver_to_desk)],
+            [
+                (TO_RASA, service.deliver_to_rasa),
+                (TO_DESK, service.deliver_to_desk),
+                (ASK_AVAILABILITY, service.answer_availability),
+            ],
             config.sidecar.poll_interval,
             config.sidecar.max_retry_delay,
             before_each_look=service.fire_due_timers,

@@ -114,3 +114,40 @@ async def _items(store: SqliteStore, queue: str) -> list[dict]:
         items.append(item)
         await store.pop(queue, item["id"])
     return items
+
+
+class DeskWithAgents(Desk):
+    def __init__(self, available: bool) -> None:
+        super().__init__()
+        self.available = available
+        self.asked: list = []
+
+    async def agents_available(self, routing):
+        self.asked.append(routing)
+        return self.available
+
+
+async def test_the_actions_read_availability_the_sidecar_asked_the_desk_for(store):
+    from handoff_connectors.core.handoffs import ASK_AVAILABILITY
+
+    desk = DeskWithAgents(available=False)
+    actions, sidecar = HandoffService(store, desk), HandoffService(store, desk)
+
+    # Nobody asked yet: unknown, and the question is queued for the sidecar (once).
+    assert await actions.agents_available("billing") is None
+    assert await actions.agents_available("billing") is None
+    assert desk.asked == []
+    assert len(await store.items(ASK_AVAILABILITY + "desk")) == 1
+
+    assert await sidecar.answer_availability(ASK_AVAILABILITY + "desk") is Drained.EMPTY
+    assert desk.asked == ["billing"]
+    assert await actions.agents_available("billing") is False
+    assert desk.asked == ["billing"]  # the action itself never called the desk
+    assert await actions.agents_available("sales") is None  # each routing its own answer
+
+
+async def test_a_desk_that_keeps_its_agents_in_the_store_is_asked_directly(store):
+    desk = DeskWithAgents(available=True)
+    desk.availability_in_store = True
+    assert await HandoffService(store, desk).agents_available(None) is True
+    assert desk.asked == [None]
