@@ -209,7 +209,6 @@ class HandoffService:
             self.timers.arming(handoff.handoff_id, sender_id, WAITING, self.waiting_timeout),
             self._to_desk(handoff, {"op": "start", "request": _request_to_dict(request)}),
         )
-        self.metrics.handoff_started(self.connector.name)
         return handoff
 
     async def relay(self, handoff: Handoff, text: str) -> None:
@@ -231,7 +230,6 @@ class HandoffService:
         else:
             changes.extend(self._forgetting(handoff))
         await self.store.write(*changes)
-        self.metrics.handoff_ended(self.connector.name, reason.value)
 
     def _to_desk(self, handoff: Handoff, operation: dict) -> Push:
         operation = {"id": uuid.uuid4().hex, "handoff_id": handoff.handoff_id, "queued_at": time.time(), **operation}
@@ -259,8 +257,10 @@ class HandoffService:
         return follow_up
 
     async def _call_desk(self, handoff: Handoff, operation: dict) -> list[Change]:
+        # Counted here, in the sidecar, where /metrics is served (the action servers serve none).
         if operation["op"] == "start":
             desk_id = await self.connector.start(_request_from_dict(operation["request"]))
+            self.metrics.handoff_started(self.connector.name)
             return self._connected_to(handoff, desk_id)
         if operation["op"] == "send":
             await self.connector.send(self._desk_id(handoff), UserMessage(**operation["message"]))
@@ -268,6 +268,7 @@ class HandoffService:
             return []
         if operation["op"] == "close":
             await self.connector.close(self._desk_id(handoff), CloseReason(operation["reason"]))
+            self.metrics.handoff_ended(self.connector.name, operation["reason"])
             return self._forgetting(handoff)
         raise Undeliverable(f"unknown operation {operation['op']!r}")
 

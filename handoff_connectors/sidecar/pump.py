@@ -32,6 +32,10 @@ BeforeLook = Callable[[], Awaitable[int]]
 
 # How soon to look again at a queue another process is draining.
 BUSY_RECHECK = 0.5
+# On a graceful stop, how long running deliveries get to finish. Cutting a
+# push to Rasa short cancels Rasa's save of the tracker after it already sent
+# the message, so the retry would show it twice: better to let it end.
+STOP_GRACE = 10.0
 
 
 class Pump:
@@ -53,6 +57,7 @@ class Pump:
         self._busy_since: dict[str, float] = {}
         self._wakeup = asyncio.Event()
         self._task: Optional[asyncio.Task] = None
+        self._stopping = False
 
     def start(self) -> None:
         self._store.listen(self.pushed)
@@ -79,6 +84,8 @@ class Pump:
         return None
 
     def _start(self, queue: str, drain_queue: DrainQueue) -> None:
+        if self._stopping:
+            return
         self._running[queue] = asyncio.get_running_loop().create_task(self._drain(queue, drain_queue))
 
     async def run_forever(self) -> None:
@@ -136,19 +143,28 @@ class Pump:
                 logger.warning("%s is waiting (attempt %d); next try in %.1f s", queue, failures, delay)
 
     def _note_busy(self, queue: str) -> None:
+        # Normal with several sidecars (each hears every push): said only when it lasts.
         loop = asyncio.get_running_loop()
-        if queue not in self._busy_since:
-            logger.info(
-                "%s is held by another process (or by one that died: its lease lapses within %.0f s); "
-                "looking again in %.1f s", queue, LEASE_SECONDS, BUSY_RECHECK,
-            )
         since = self._busy_since.setdefault(queue, loop.time())
-        if loop.time() - since > 3 * LEASE_SECONDS:
-            logger.warning("%s has been held by another process for %.0f s", queue, loop.time() - since)
+        held = loop.time() - since
+        if held > 2 * LEASE_SECONDS:
+            logger.warning(
+                "%s has been held by another process for %.0f s (one that died lets go within %.0f s)",
+                queue, held, LEASE_SECONDS,
+            )
             self._busy_since[queue] = loop.time()
         self._backoff.postpone(queue, BUSY_RECHECK)
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Start nothing new, let running deliveries finish (up to `grace` s), then cancel."""
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+        running = list(self._running.values())
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace)
+            if late:
+                logger.warning("Stopping with %d deliveries still running; they are retried at the next start", len(late))
         tasks = [task for task in [self._task, *self._running.values()] if task is not None]
         for task in tasks:
             task.cancel()

@@ -79,6 +79,9 @@ class FakeRasa:
         self.token = token
         self.failing: Optional[tuple[int, Any]] = None
         self.acking = True
+        # Seconds each call takes to answer, and how many calls have arrived (answered or not).
+        self.delay = 0.0
+        self.arrived = 0
         self.calls: list[Call] = []
         self._trackers: dict[str, list[dict[str, Any]]] = {}
         self._changed = threading.Condition()
@@ -108,6 +111,10 @@ class FakeRasa:
         if request.method != "POST" or not match:
             return 404, {"version": "3.6.21", "status": "failure", "reason": "NotFound", "code": 404}
         sender_id = unquote(match.group(1))
+        with self._changed:
+            self.arrived += 1
+            self._changed.notify_all()
+        time.sleep(self.delay)
         query = parse_qs(request.query)
         try:
             body = request.json()

@@ -528,3 +528,37 @@ def test_ready_only_while_the_store_and_rasa_answer(sidecar, tmp_path: Path, sid
         assert checks["rasa"]["ok"] is False
     finally:
         lonely.stop()
+
+
+def test_a_graceful_stop_lets_a_push_in_flight_finish_instead_of_cutting_it(
+    tmp_path: Path, sidecar_tools, sender_id
+):
+    """Cutting a push short makes Rasa drop its tracker save after sending the
+    message, so the retry would show it twice: SIGTERM waits for it instead."""
+    tools = sidecar_tools
+    desk = ReferenceDesk(api_key=tools["desk_key"], basic_auth=tools["desk_auth"])
+    rasa = tools["FakeRasa"](tools["secrets"]["rasa token"])
+    with desk:
+        rasa.start()
+        config = tools["write_config"](tmp_path / "handoff.yml", rasa.url, desk.url, tmp_path / "handoff.sqlite")
+        conversation_id = tools["Handoffs"](config).open(sender_id)
+        sidecar = tools["start_sidecar"](config, tmp_path / "logs")
+        try:
+            desk.sidecar_url = base_url(sidecar)
+            rasa.delay = 2.0
+            assert desk.reply(conversation_id, "Hi, I'm Sam.").status_code == 200
+            rasa.wait_for(lambda: rasa.arrived >= 1)
+            sidecar.stop()  # SIGTERM while Rasa is still answering
+            assert sidecar.process.returncode is not None
+            rasa.delay = 0.0
+            # The push finished and was acknowledged: a new sidecar has nothing to redo.
+            assert [call.text for call in rasa.acked(sender_id)] == ["Hi, I'm Sam."]
+            restarted = tools["start_sidecar"](config, tmp_path / "logs")
+            try:
+                time.sleep(1.5)
+                assert rasa.arrived == 1, "the message was pushed again after the restart"
+            finally:
+                restarted.stop()
+        finally:
+            sidecar.stop()
+            rasa.stop()
