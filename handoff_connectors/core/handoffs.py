@@ -33,7 +33,7 @@ from .contract import (
     Turn,
     UserMessage,
 )
-from .outbox import Attempts, Drained, RetryLater, Undeliverable, dead_letter_queue, drain, new_owner
+from .outbox import Attempts, Drained, RetryLater, Undeliverable, drain, new_owner
 from ..observability.logs import log_context
 from ..observability.metrics import classify_desk_error
 from .rasa import RasaClient

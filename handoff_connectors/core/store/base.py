@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import json
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -159,6 +160,20 @@ class Store(abc.ABC):
 
     async def close(self) -> None:
         return None
+
+
+def key_text(value: str) -> str:
+    """`value` as a backend can take it as a key: a lone surrogate (half an emoji) becomes its escape."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def dump_value(value: dict) -> str:
+    """A value as compact ASCII JSON: lone surrogates survive as \\ud83d escapes instead of failing."""
+    return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
 
 
 def pushed_queues(changes: Iterable[Change], results: list[bool]) -> list[str]:

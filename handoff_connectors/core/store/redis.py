@@ -52,6 +52,8 @@ from .base import (
     Put,
     QueueListener,
     Store,
+    dump_value as _dump,
+    key_text as _text,
     queue_kind,
 )
 
@@ -161,18 +163,6 @@ _RETRY_LAST = 5.0
 _SCAN_COUNT = 1000
 
 
-def _text(value: str) -> str:
-    """`value` as Redis can take it: a lone surrogate (half an emoji) becomes its escape."""
-    try:
-        value.encode("utf-8")
-        return value
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _dump(value: dict) -> str:
-    # ASCII JSON: lone surrogates survive as \ud83d escapes instead of failing to encode.
-    return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
 
 
 def _tag(ident: Optional[str]) -> str:

@@ -42,6 +42,8 @@ from .base import (
     Put,
     QueueListener,
     Store,
+    dump_value as _dump,
+    key_text as _text,
     pushed_queues,
     queue_kind,
 )
@@ -64,18 +66,6 @@ CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due);
 _PURGE_EVERY = 1000
 
 
-def _text(value: str) -> str:
-    """`value` as sqlite can bind it: a lone surrogate (half an emoji) becomes its escape."""
-    try:
-        value.encode("utf-8")
-        return value
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _dump(value: dict) -> str:
-    # ASCII JSON: lone surrogates survive as \ud83d escapes instead of failing to encode.
-    return json.dumps(value, separators=(",", ":"))
 
 
 def _prefix_range(prefix: str) -> tuple[str, Optional[str]]:
