@@ -1,8 +1,14 @@
-"""What connectors share about talking HTTP with desks."""
+"""What connectors share about talking HTTP with desks, and what the sidecar's server needs to stay up."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
+
+from sanic import Request
+from sanic.exceptions import InvalidHeader
+from sanic.handlers import ErrorHandler
+from sanic.headers import parse_accept
 
 from .contract import WebhookRejected
 from .text import repaired
@@ -40,3 +46,21 @@ def json_object(body: bytes) -> dict:
         return repaired(payload)
     except RecursionError:
         raise WebhookRejected(400, "body nests too deep") from None
+
+
+class TolerantErrorHandler(ErrorHandler):
+    """Sanic's error pages, also for a request whose Accept header Sanic cannot parse.
+
+    Sanic picks an error page's format from the Accept header even when the
+    format is fixed (FALLBACK_ERROR_FORMAT), so `Accept: \xff` or `*/*;q=x`
+    turns every error it answers itself (404, 405, 413...) into "500 An
+    error occurred while handling an error". Such a header is read as */*.
+    Install it on the app: `Sanic(name, error_handler=TolerantErrorHandler())`.
+    """
+
+    def default(self, request: Request, exception: Exception) -> Any:
+        try:
+            request.accept  # parsed here once and kept, where a header it cannot parse is still ours to catch
+        except InvalidHeader:
+            request.parsed_accept = parse_accept("*/*")
+        return super().default(request, exception)

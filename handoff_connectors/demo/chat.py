@@ -17,7 +17,12 @@ import httpx
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, file, html, json as json_response
 
+from ..core.contract import WebhookRejected
+from ..core.http import json_object
+
 STATIC = Path(__file__).with_name("static")
+# A stream silent this long gets a comment line: Sanic ends a response that writes nothing for 60 s.
+KEEP_ALIVE_SECONDS = 15.0
 
 
 class ChatRelay:
@@ -32,6 +37,24 @@ class ChatRelay:
             self.messages[str(message.get("recipient_id"))].append(message)
             self.changed.notify_all()
 
+    async def messages_after(self, sender: str, seen: int, timeout: float) -> list[dict]:
+        """The sender's messages past the first `seen`; empty when none came within `timeout`."""
+        async with self.changed:
+            arrived = self.changed.wait_for(lambda: len(self.messages.get(sender, ())) > seen)
+            try:
+                await asyncio.wait_for(arrived, timeout)
+            except asyncio.TimeoutError:
+                return []
+            return self.messages[sender][seen:]
+
+
+def _message(request: Request) -> dict | HTTPResponse:
+    """The JSON object posted, its text repaired (httpx cannot send half an emoji); else the 400 to answer."""
+    try:
+        return json_object(request.body or b"")
+    except WebhookRejected as rejected:
+        return json_response({"error": rejected.reason}, status=400)
+
 
 def attach_demo_chat(app: Sanic, rasa_url: str) -> None:
     relay = ChatRelay(rasa_url)
@@ -45,7 +68,9 @@ def attach_demo_chat(app: Sanic, rasa_url: str) -> None:
         return await file(STATIC / name)
 
     async def send(request: Request) -> HTTPResponse:
-        body = request.json if isinstance(request.json, dict) else {}
+        body = _message(request)
+        if isinstance(body, HTTPResponse):
+            return body
         sender, text = body.get("sender"), body.get("text")
         if not (isinstance(sender, str) and sender and isinstance(text, str) and text.strip()):
             return json_response({"error": "send {sender, text}"}, status=400)
@@ -58,19 +83,22 @@ def attach_demo_chat(app: Sanic, rasa_url: str) -> None:
         return json_response({"ok": response.status_code == 200}, status=200 if response.status_code == 200 else 502)
 
     async def bot(request: Request) -> HTTPResponse:
-        if not isinstance(request.json, dict):
-            return json_response({"error": "expected a JSON object"}, status=400)
-        await relay.bot_said(request.json)
+        message = _message(request)
+        if isinstance(message, HTTPResponse):
+            return message
+        await relay.bot_said(message)
         return json_response({"ok": True})
 
     async def events(request: Request) -> None:
         sender = request.args.get("sender") or ""
         response = await request.respond(content_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        # The headers go out now, not with the bot's first message: a handler silent for 60 s is a 503.
+        await response.send(": connected\n\n")
         sent = 0
         while True:
-            async with relay.changed:
-                await relay.changed.wait_for(lambda: len(relay.messages[sender]) > sent)
-                fresh = relay.messages[sender][sent:]
+            fresh = await relay.messages_after(sender, sent, KEEP_ALIVE_SECONDS)
+            if not fresh:
+                await response.send(": keep-alive\n\n")
             sent += len(fresh)
             for message in fresh:
                 await response.send(f"event: bot\ndata: {json.dumps(message)}\n\n")

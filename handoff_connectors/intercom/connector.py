@@ -31,6 +31,7 @@ import re
 import time
 import uuid
 from typing import Any, ClassVar, Optional
+from urllib.parse import quote
 
 import httpx
 
@@ -471,7 +472,8 @@ class IntercomConnector(Connector):
             if isinstance(admin, dict) and str(admin.get("id")) == str(assignee.get("id")) and admin.get("name"):
                 return admin["name"]
         try:
-            found = await self.api.call("GET", f"/admins/{assignee['id']}")
+            # Quoted: the id comes from the notification and must stay one path segment.
+            found = await self.api.call("GET", f"/admins/{quote(str(assignee['id']), safe='')}")
         except DeskError:
             return None
         return found.get("name") if isinstance(found.get("name"), str) else None

@@ -87,6 +87,11 @@ class Notification:
 
 
 def parse(body: bytes) -> Notification:
+    """The notification in `body`; a 400 naming the field when something the connector reads is off.
+
+    Every field read later is checked here, once, so a wrong type is the
+    caller's 400 with the field's name instead of an error deep in the code.
+    """
     payload = json_object(body)
     topic = payload.get("topic")
     if not isinstance(topic, str) or not topic:
@@ -98,7 +103,77 @@ def parse(body: bytes) -> Notification:
     notification_id = payload.get("id")
     if topic != "ping" and (not isinstance(notification_id, str) or not notification_id):
         raise WebhookRejected(400, "id: required, the notification id")
+    if item.get("type") == "conversation":
+        _check_conversation(item, "data.item")
     return Notification(id=notification_id or "", topic=topic, item=item)
+
+
+# -- the shape of what the connector reads --------------------------------------------------
+
+_TEXT = "a string"
+_ID = "a string or an integer"
+_OBJECT = "an object"
+_LIST = "a list"
+_TYPES: dict[str, tuple[type, ...]] = {_TEXT: (str,), _ID: (str, int), _OBJECT: (dict,), _LIST: (list,)}
+
+
+def _field(container: dict[str, Any], key: str, where: str, kind: str) -> Any:
+    """`container[key]` (None when absent or null); a 400 naming `where.key` unless it is `kind`."""
+    value = container.get(key)
+    # bool is an int to Python, never an id to Intercom.
+    if value is not None and (isinstance(value, bool) or not isinstance(value, _TYPES[kind])):
+        raise WebhookRejected(400, f"{where}.{key}: must be {kind} or null")
+    return value
+
+
+def _objects(container: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
+    """The list of objects at `container[key]` (empty when absent); a 400 naming the field otherwise."""
+    entries = _field(container, key, where, _LIST) or []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise WebhookRejected(400, f"{where}.{key}[{index}]: must be an object")
+    return entries
+
+
+def _check_fields(container: dict[str, Any], where: str, texts: tuple[str, ...], ids: tuple[str, ...] = ()) -> None:
+    """The `texts` of `container` are strings and its `ids` strings or integers (or absent, or null)."""
+    for key in texts:
+        _field(container, key, where, _TEXT)
+    for key in ids:
+        _field(container, key, where, _ID)
+
+
+def _check_conversation(item: dict[str, Any], where: str) -> None:
+    """What `Notification` and the connector read of a conversation: its id, parts, source, contacts, teammates."""
+    _field(item, "id", where, _ID)
+    parts = _field(item, "conversation_parts", where, _OBJECT) or {}
+    for index, entry in enumerate(_objects(parts, "conversation_parts", f"{where}.conversation_parts")):
+        _check_part(entry, f"{where}.conversation_parts.conversation_parts[{index}]")
+    for key in ("source", "conversation_message"):
+        source = _field(item, key, where, _OBJECT)
+        if source is not None:
+            _check_part(source, f"{where}.{key}")
+    contacts = _field(item, "contacts", where, _OBJECT) or {}
+    for index, contact in enumerate(_objects(contacts, "contacts", f"{where}.contacts")):
+        _check_fields(contact, f"{where}.contacts.contacts[{index}]", ("email",), ("id",))
+    user = _field(item, "user", where, _OBJECT) or {}
+    _check_fields(user, f"{where}.user", ("email",), ("id",))
+    teammates = _field(item, "teammates", where, _OBJECT) or {}
+    for index, admin in enumerate(_objects(teammates, "admins", f"{where}.teammates")):
+        _check_fields(admin, f"{where}.teammates.admins[{index}]", ("name",), ("id",))
+
+
+def _check_part(entry: dict[str, Any], where: str) -> None:
+    """What `_part` and the connector read of a conversation part."""
+    _check_fields(entry, where, ("part_type", "body"), ("id",))
+    author = _field(entry, "author", where, _OBJECT) or {}
+    _check_fields(author, f"{where}.author", ("type", "name", "email"), ("id",))
+    for index, attachment in enumerate(_objects(entry, "attachments", where)):
+        _check_fields(attachment, f"{where}.attachments[{index}]", ("url",))
+    assigned = _field(entry, "assigned_to", where, _OBJECT) or {}
+    _check_fields(assigned, f"{where}.assigned_to", ("type", "name"), ("id",))
+    metadata = _field(entry, "metadata", where, _OBJECT) or {}
+    _check_fields(metadata, f"{where}.metadata", ("quick_reply_uuid",))
 
 
 def _part(entry: dict[str, Any]) -> Part:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Optional
@@ -21,12 +22,15 @@ from typing import Any, Awaitable, Callable, Optional
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, file, html, json as json_response
 
-from ..core.contract import AgentJoined, AgentMessage, ConversationClosed, DeskEvent
+from ..core.contract import AgentJoined, AgentMessage, ConversationClosed, DeskEvent, WebhookRejected
+from ..core.http import json_object
 from .desk import LocalDesk
 
 STATIC = Path(__file__).with_name("static")
 # How often the event stream looks for changes made by other processes.
 STREAM_CHECK_SECONDS = 0.2
+# A stream silent this long gets a comment line: Sanic ends a response that writes nothing for 60 s.
+KEEP_ALIVE_SECONDS = 15.0
 MAX_REPLY_CHARS = 4000
 
 Accept = Callable[[DeskEvent], Awaitable[Any]]
@@ -34,6 +38,20 @@ Accept = Callable[[DeskEvent], Awaitable[Any]]
 
 def _problem(status: int, message: str) -> HTTPResponse:
     return json_response({"error": message}, status=status)
+
+
+class _Problem(Exception):
+    """A call the inbox cannot take: answered with its status and message, nothing logged."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _exact(text: str) -> bytes:
+    """`text` as bytes, whatever it holds: a header byte that is not UTF-8 reaches us as a lone surrogate."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 class Inbox:
@@ -47,7 +65,7 @@ class Inbox:
         scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer":
             given = bearer.strip()
-        return bool(self._token) and hmac.compare_digest(given.encode(), self._token.encode())
+        return bool(self._token) and hmac.compare_digest(_exact(given), _exact(self._token))
 
     async def snapshot(self) -> dict[str, Any]:
         return {"conversations": await self.desk.conversations(), "agents": await self.desk.agents()}
@@ -109,17 +127,22 @@ def attach_inbox(app: Sanic, get_inbox: Callable[[], Inbox]) -> None:
         async def route(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
             if not get_inbox().authorised(request):
                 return _problem(401, "the inbox needs its token")
-            return await handler(request, *args, **kwargs)
+            try:
+                return await handler(request, *args, **kwargs)
+            except _Problem as problem:
+                return _problem(problem.status, problem.message)
 
         route.__name__ = handler.__name__
         return route
 
-    def body_of(request: Request) -> Optional[dict]:
+    def body_of(request: Request) -> dict:
+        """The JSON object sent ({} for no body), its text repaired; a 400 saying what is wrong otherwise."""
+        if not request.body:
+            return {}
         try:
-            body = json.loads(request.body or b"{}")
-        except ValueError:
-            return None
-        return body if isinstance(body, dict) else None
+            return json_object(request.body)
+        except WebhookRejected as rejected:
+            raise _Problem(400, rejected.reason) from None
 
     @guarded
     async def page(request: Request) -> HTTPResponse:
@@ -142,17 +165,22 @@ def attach_inbox(app: Sanic, get_inbox: Callable[[], Inbox]) -> None:
             content_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
         seen = None
+        quiet_since = time.monotonic()
         while True:
             version = await inbox.desk.version()
             if version != seen:
                 seen = version
                 await response.send(f"event: snapshot\ndata: {json.dumps(await inbox.snapshot())}\n\n")
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > KEEP_ALIVE_SECONDS:
+                await response.send(": keep-alive\n\n")
+                quiet_since = time.monotonic()
             await asyncio.sleep(STREAM_CHECK_SECONDS)
 
     @guarded
     async def presence(request: Request) -> HTTPResponse:
         body = body_of(request)
-        agent = _agent_name(body or {})
+        agent = _agent_name(body)
         if agent is None or not isinstance(body.get("available"), bool):
             return _problem(400, "send {agent: name, available: true|false}")
         await get_inbox().desk.set_presence(agent, body["available"])
@@ -162,7 +190,7 @@ def attach_inbox(app: Sanic, get_inbox: Callable[[], Inbox]) -> None:
         @guarded
         async def act(request: Request, conversation_id: str) -> HTTPResponse:
             body = body_of(request)
-            agent = _agent_name(body or {})
+            agent = _agent_name(body)
             if agent is None:
                 return _problem(400, "send {agent: name, ...}")
             inbox = get_inbox()
@@ -174,7 +202,9 @@ def attach_inbox(app: Sanic, get_inbox: Callable[[], Inbox]) -> None:
                 text = body.get("text")
                 if not isinstance(text, str) or not text.strip() or len(text) > MAX_REPLY_CHARS:
                     return _problem(400, f"text: required, at most {MAX_REPLY_CHARS} characters")
-                message_id = body.get("id") if isinstance(body.get("id"), str) else uuid.uuid4().hex
+                message_id = uuid.uuid4().hex if body.get("id") is None else body["id"]
+                if not isinstance(message_id, str) or not message_id.strip():
+                    return _problem(400, "id: a non-empty string, if given")
                 status, payload = await inbox.reply(conversation_id, agent, text.strip(), message_id[:64])
             request.app.ctx.pump.wake()
             return json_response(payload, status=status)

@@ -1,0 +1,1 @@
+"""Hostile-input tests: every route of every connector, fed anything, answers below 500."""
