@@ -1,0 +1,1 @@
+"""Fault suite: messages survive outages, kills and poison items, none lost, none stuck."""
