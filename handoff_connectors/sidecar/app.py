@@ -18,6 +18,7 @@ from sanic.response import HTTPResponse, json
 
 from ..core.config import HandoffConfig
 from ..core.contract import ServiceStatus, WebhookRejected, WebhookRequest
+from ..core.http import TolerantErrorHandler
 from ..core.handoffs import ASK_AVAILABILITY, TO_DESK, TO_RASA, HandoffService
 from ..core.store import open_store
 from ..core.text import repair_text
@@ -43,7 +44,8 @@ async def _recheck_while_unavailable(service: HandoffService, interval: float) -
 
 
 def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_chat: bool = False) -> Sanic:
-    app = Sanic(name)
+    # An Accept header Sanic cannot parse must not turn its own 404/405/413 pages into 500s.
+    app = Sanic(name, error_handler=TolerantErrorHandler())
     app.config.FALLBACK_ERROR_FORMAT = "json"
     # Webhooks are small; a body past this is refused with 413 before it is read.
     app.config.REQUEST_MAX_SIZE = MAX_WEBHOOK_BYTES
