@@ -239,7 +239,7 @@ class IntercomConnector(Connector):
     async def _note(self, conversation_id: str, admin: str, body: str) -> None:
         await self.api.call(
             "POST",
-            f"/conversations/{conversation_id}/reply",
+            f"/conversations/{_segment(conversation_id)}/reply",
             {"message_type": "note", "type": "admin", "admin_id": admin, "body": body},
         )
 
@@ -254,7 +254,7 @@ class IntercomConnector(Connector):
             return  # A new conversation is unassigned already.
         await self.api.call(
             "POST",
-            f"/conversations/{conversation_id}/parts",
+            f"/conversations/{_segment(conversation_id)}/parts",
             {"message_type": "assignment", "admin_id": admin, **assignment},
         )
 
@@ -265,7 +265,7 @@ class IntercomConnector(Connector):
         contact_id = record.get("contact_id") or await self._contact_of(desk_conversation_id)
         await self.api.call(
             "POST",
-            f"/conversations/{desk_conversation_id}/reply",
+            f"/conversations/{_segment(desk_conversation_id)}/reply",
             {
                 "message_type": "comment",
                 "type": "user",
@@ -276,7 +276,7 @@ class IntercomConnector(Connector):
         )
 
     async def _contact_of(self, conversation_id: str) -> str:
-        conversation = await self.api.call("GET", f"/conversations/{conversation_id}")
+        conversation = await self.api.call("GET", f"/conversations/{_segment(conversation_id)}")
         contacts = (conversation.get("contacts") or {}).get("contacts") or []
         if not contacts or not contacts[0].get("id"):
             raise DeskError(f"Intercom conversation {conversation_id} has no contact", retryable=False)
@@ -287,7 +287,7 @@ class IntercomConnector(Connector):
         await self._note(desk_conversation_id, admin, f"<p>{html.escape(_CLOSE_NOTES[reason])}</p>")
         await self.api.call(
             "POST",
-            f"/conversations/{desk_conversation_id}/parts",
+            f"/conversations/{_segment(desk_conversation_id)}/parts",
             {"message_type": "close", "type": "admin", "admin_id": admin},
         )
         await self._forget(desk_conversation_id)
@@ -345,14 +345,14 @@ class IntercomConnector(Connector):
             }
             if image:
                 reply["attachment_urls"] = [image]
-            await self.api.call("POST", f"/conversations/{conversation_id}/reply", reply)
+            await self.api.call("POST", f"/conversations/{_segment(conversation_id)}/reply", reply)
         buttons = [b for b in message.get("buttons") or [] if isinstance(b, dict) and b.get("title")]
         if buttons:
             options = {str(uuid.uuid4()): b for b in buttons[:10]}
             await self._remember_quick_replies(conversation_id, options)
             await self.api.call(
                 "POST",
-                f"/conversations/{conversation_id}/reply",
+                f"/conversations/{_segment(conversation_id)}/reply",
                 {
                     "message_type": "quick_reply",
                     "type": "admin",
@@ -513,3 +513,8 @@ def _role(contact: dict[str, Any]) -> str:
 def _one_line(text: str) -> str:
     """User or bot text for a note: escaped, links kept, line breaks as <br>."""
     return "<br>".join(linkified(line) for line in text.strip().splitlines()) or "<i>(empty)</i>"
+
+
+def _segment(value: str) -> str:
+    """An id as one URL path segment: an id from a notification never reaches another path."""
+    return quote(str(value), safe="")
