@@ -93,6 +93,8 @@ class SidecarSettings(_Strict):
     # How often the sidecar looks for messages that could not be delivered yet.
     poll_interval: PositiveFloat = 0.25
     max_retry_delay: PositiveFloat = 30.0
+    # Queues delivered at once (each in order); the others wait their turn.
+    max_concurrent_deliveries: int = Field(32, ge=1, le=1000)
     # While the desk is Unavailable, how often to check its credentials again
     # (no handoff starts meanwhile, so no desk call would notice the fix).
     status_check_interval: PositiveFloat = 30.0

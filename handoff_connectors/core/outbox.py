@@ -38,6 +38,10 @@ class RetryLater(Exception):
     """Delivery failed for now; keep the item and try again later."""
 
 
+class RetryLimited(RetryLater):
+    """Delivery failed in a way that may pass, but not forever: parked after MAX_ATTEMPTS."""
+
+
 class Undeliverable(Exception):
     """The receiver refused the item for good; it is parked, not lost."""
 
@@ -99,7 +103,11 @@ async def drain(
         return Drained.EMPTY
     finally:
         heartbeat.cancel()
-        await store.release(lease, owner)
+        try:
+            await store.release(lease, owner)
+        except Exception:
+            # Not raised over the error that brought us here; the lease lapses by itself.
+            logger.warning("Could not release %s; it lapses within %.0f s", lease, LEASE_SECONDS, exc_info=True)
 
 
 async def _deliver_one(
@@ -108,6 +116,14 @@ async def _deliver_one(
     item_id = str(item.get("id"))
     try:
         follow_up = await deliver(item)
+    except RetryLimited as reason:
+        tries = attempts.failed(item_id)
+        if tries < MAX_ATTEMPTS:
+            logger.warning("%s: item %s waits (try %d of %d): %s", queue, item_id, tries, MAX_ATTEMPTS, reason)
+            return Drained.WAITING
+        attempts.forget(item_id)
+        await park(store, queue, item, f"failed {tries} times, last: {reason}", on_park)
+        return None
     except RetryLater as reason:
         logger.info("%s: item %s waits: %s", queue, item_id, reason)
         return Drained.WAITING

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import httpx
 
-from .outbox import RetryLater
+from .outbox import RetryLater, RetryLimited, Undeliverable
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,19 @@ _HINTS = {
     403: " (check rasa.token against Rasa's --auth-token)",
     404: " (is rasa-handoff's domain.yml merged into the bot's domain, and Rasa run with --enable-api?)",
 }
+
+
+# Answers that refuse the item itself (a malformed request), not the moment.
+_REFUSES_THE_ITEM = frozenset({400, 413, 422})
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return "(no JSON body)"
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message)[:200] if message else "(no message)"
 
 
 class RasaClient:
@@ -53,11 +66,15 @@ class RasaClient:
             )
         except httpx.HTTPError as error:
             raise RetryLater(f"Rasa unreachable: {type(error).__name__}") from None
+        if response.status_code in _REFUSES_THE_ITEM:
+            # About this item, not about Rasa's state: trying again changes nothing.
+            raise Undeliverable(f"Rasa answered {response.status_code} to {intent}: {_reason(response)}")
         if response.status_code != 200:
+            # Rasa down, or a deployment to fix (token, domain, --enable-api): every item waits alike.
             hint = _HINTS.get(response.status_code, "")
             raise RetryLater(f"Rasa answered {response.status_code} to {intent}{hint}")
         if not _acknowledged(response, event_id):
-            raise RetryLater(f"Rasa ran {intent} but no handoff action acknowledged it")
+            raise RetryLimited(f"Rasa ran {intent} but no handoff action acknowledged it")
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -69,6 +69,7 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
             config.sidecar.poll_interval,
             config.sidecar.max_retry_delay,
             before_each_look=service.fire_due_timers,
+            max_concurrent=config.sidecar.max_concurrent_deliveries,
         )
         app.ctx.pump.start()
         app.ctx.status_watch = asyncio.get_running_loop().create_task(

@@ -32,6 +32,10 @@ BeforeLook = Callable[[], Awaitable[int]]
 
 # How soon to look again at a queue another process is draining.
 BUSY_RECHECK = 0.5
+# Queues delivered at the same time. A backlog of a thousand queues (after an
+# outage) started all at once starves the event loop and the HTTP clients'
+# pools, and nothing gets through: the rest wait their turn instead.
+MAX_CONCURRENT = 32
 # On a graceful stop, how long running deliveries get to finish. Cutting a
 # push to Rasa short cancels Rasa's save of the tracker after it already sent
 # the message, so the retry would show it twice: better to let it end.
@@ -46,6 +50,7 @@ class Pump:
         poll_interval: float,
         max_retry_delay: float,
         before_each_look: Optional[BeforeLook] = None,
+        max_concurrent: int = MAX_CONCURRENT,
     ) -> None:
         self._store = store
         self._routes = tuple(routes)
@@ -58,6 +63,7 @@ class Pump:
         self._wakeup = asyncio.Event()
         self._task: Optional[asyncio.Task] = None
         self._stopping = False
+        self._slots = asyncio.Semaphore(max_concurrent)
 
     def start(self) -> None:
         self._store.listen(self.pushed)
@@ -115,7 +121,8 @@ class Pump:
 
     async def _drain(self, queue: str, drain_queue: DrainQueue) -> None:
         try:
-            outcome = await drain_queue(queue)
+            async with self._slots:
+                outcome = await drain_queue(queue)
         except Exception:
             logger.exception("Delivering %s failed", queue)
             outcome = Drained.WAITING

@@ -100,12 +100,6 @@ def test_a_thousand_live_handoffs_each_get_exactly_their_own_messages(
     assert not talk.late, f"messages still on their way after a minute: {talk.late[:10]}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the sidecar's pump starts one drain per due queue, unbounded; a thousand concurrent "
-    "desk calls through one httpx client (100-connection pool) stall its event loop and end in "
-    "PoolTimeouts, so a backlog of ~1000 conversations is delivered at a crawl (tens per minute)",
-)
 def test_a_backlog_of_a_thousand_conversations_flows_once_the_sidecar_is_back(
     tmp_path: Path, profile: Profile, report: Report
 ) -> None:

@@ -62,12 +62,6 @@ def test_an_agent_message_that_cannot_be_encoded_is_parked_and_the_replies_behin
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: RasaClient turns every non-200 answer into RetryLater, so an item Rasa refuses "
-    "for good (400: no intent name; 404: intent not in the domain) is retried forever and blocks "
-    "its conversation's queue instead of being parked",
-)
 def test_an_agent_message_rasa_refuses_is_parked_and_the_replies_behind_it_arrive_in_order(
     fault_deployment: FaultDeployment, report: Report
 ) -> None:

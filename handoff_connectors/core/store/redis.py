@@ -159,6 +159,9 @@ return 0
 # The listener's reconnection waits, doubling from the first to the last.
 _RETRY_FIRST = 0.1
 _RETRY_LAST = 5.0
+# Connections per process, and how long a call waits for one when all are busy.
+_POOL_SIZE = 64
+_POOL_WAIT = 20.0
 # SSCAN batch: large enough that a few hundred waiting queues are one round trip.
 _SCAN_COUNT = 1000
 
@@ -269,10 +272,17 @@ class RedisStore(Store):
     @classmethod
     def from_settings(cls, settings: StoreSettings) -> "RedisStore":
         """The store `handoff.yml` describes (never logs the URL: it may hold a password)."""
-        client = aioredis.from_url(
-            settings.url.get_secret_value(), socket_keepalive=True, health_check_interval=30
+        # A pool that waits for a free connection: one that raised at once when all
+        # were busy turned a burst of webhooks into 503s, and a failed Pop after a
+        # delivery into a duplicate.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.url.get_secret_value(),
+            max_connections=_POOL_SIZE,
+            timeout=_POOL_WAIT,
+            socket_keepalive=True,
+            health_check_interval=30,
         )
-        return cls(client, settings.key_prefix)
+        return cls(aioredis.Redis(connection_pool=pool), settings.key_prefix)
 
     def _name(self, suffix: str) -> str:
         return self._prefix + suffix
