@@ -222,14 +222,16 @@ class HandoffService:
     async def keep_waiting(self, handoff: Handoff) -> None:
         await self.timers.arm(handoff.handoff_id, handoff.sender_id, WAITING, self.waiting_timeout)
 
-    async def finish(self, handoff: Handoff, reason: CloseReason, tell_desk: bool = True) -> None:
+    async def finish(self, handoff: Handoff, reason: CloseReason) -> None:
         """End the handoff on our side; the desk hears of it after every pending message."""
-        changes: list[Change] = [*self.timers.disarming(handoff.handoff_id), Delete(_active_key(handoff.sender_id))]
-        if tell_desk:
-            changes.append(self._to_desk(handoff, {"op": "close", "reason": reason.value}))
-        else:
-            changes.extend(self._forgetting(handoff))
-        await self.store.write(*changes)
+        await self.store.write(*self._closing(handoff, reason))
+
+    def _closing(self, handoff: Handoff, reason: CloseReason) -> list[Change]:
+        return [*self._ended(handoff), self._to_desk(handoff, {"op": "close", "reason": reason.value})]
+
+    def _ended(self, handoff: Handoff) -> list[Change]:
+        """No timer fires and no message is relayed for the handoff any more."""
+        return [*self.timers.disarming(handoff.handoff_id), Delete(_active_key(handoff.sender_id))]
 
     def _to_desk(self, handoff: Handoff, operation: dict) -> Push:
         operation = {"id": uuid.uuid4().hex, "handoff_id": handoff.handoff_id, "queued_at": time.time(), **operation}
@@ -297,12 +299,7 @@ class HandoffService:
             "entities": {ENTITY_EVENT_ID: event_id, ENTITY_REASON: REASON_REFUSED},
             "queued_at": time.time(),
         }
-        return [
-            Push(TO_RASA + handoff.sender_id, item, once=event_id),
-            *self.timers.disarming(handoff.handoff_id),
-            Delete(_active_key(handoff.sender_id)),
-            *self._forgetting(handoff),
-        ]
+        return [Push(TO_RASA + handoff.sender_id, item, once=event_id), *self._ended(handoff), *self._forgetting(handoff)]
 
     async def status(self) -> Optional[ServiceStatus]:
         """What the last desk call said of the credentials (None before any)."""
@@ -397,11 +394,7 @@ class HandoffService:
             changes += self._first_reply(handoff)
         if isinstance(event, ConversationClosed):
             # Nothing more goes to the desk; the loop ends when Rasa sees the event.
-            changes += [
-                *self.timers.disarming(handoff.handoff_id),
-                Delete(_active_key(handoff.sender_id)),
-                *self._forgetting(handoff),
-            ]
+            changes += [*self._ended(handoff), *self._forgetting(handoff)]
         results = await self.store.write(*changes)
         if isinstance(event, ConversationClosed) and results[0]:
             self.metrics.handoff_ended(self.connector.name, "agent_closed")
@@ -462,17 +455,16 @@ class HandoffService:
             handoff = await self.active(timer["sender_id"])
             if handoff is None or handoff.handoff_id != timer["handoff_id"]:
                 continue
-            if timer["kind"] == SESSION:
-                await self.finish(handoff, CloseReason.TIMEOUT)
             item = {
                 "id": f"timer:{timer['id']}",
                 "handoff_id": handoff.handoff_id,
-                "sender_id": handoff.sender_id,
                 "intent": INTENT_TIMEOUT,
                 "entities": {ENTITY_EVENT_ID: f"timer:{timer['id']}", ENTITY_TIMER: timer["kind"]},
                 "queued_at": time.time(),
             }
-            await self.store.push(TO_RASA + handoff.sender_id, item, once=item["id"])
+            # A session timeout also ends the handoff: one write for both.
+            ending = self._closing(handoff, CloseReason.TIMEOUT) if timer["kind"] == SESSION else []
+            await self.store.write(*ending, Push(TO_RASA + handoff.sender_id, item, once=item["id"]))
             fired += 1
         return fired
 
@@ -508,7 +500,6 @@ def _rasa_item(handoff: Handoff, event: DeskEvent, connector: str) -> dict:
     return {
         "id": event_id,
         "handoff_id": handoff.handoff_id,
-        "sender_id": handoff.sender_id,
         "intent": intent,
         "entities": entities,
         "queued_at": time.time(),
