@@ -502,8 +502,6 @@ class IntercomConnector(Connector):
                 "contact_id": part.author.id or contact.get("id"),
             }
             await self.store.push(BOT_QUEUE + conversation_id, item, once=f"{BOT_QUEUE}{item['id']}")
-        if self._relay is not None:
-            self._relay.wake()
 
 
 def _role(contact: dict[str, Any]) -> str:

@@ -59,9 +59,6 @@ class MessengerRelay:
     def start(self) -> None:
         self._pump.start()
 
-    def wake(self) -> None:
-        self._pump.wake()
-
     async def stop(self) -> None:
         await self._pump.stop()
         await self._http.aclose()
@@ -101,7 +98,6 @@ class MessengerRelay:
             if isinstance(answer, dict):
                 said = {"id": uuid.uuid4().hex, "conversation_id": conversation_id, "message": answer}
                 await self.store.push(SAY_QUEUE + conversation_id, said)
-        self.wake()
 
     # -- one bot message: into the Intercom conversation --------------------------
 

@@ -206,7 +206,6 @@ def attach_inbox(app: Sanic, get_inbox: Callable[[], Inbox]) -> None:
                 if not isinstance(message_id, str) or not message_id.strip():
                     return _problem(400, "id: a non-empty string, if given")
                 status, payload = await inbox.reply(conversation_id, agent, text.strip(), message_id[:64])
-            request.app.ctx.pump.wake()
             return json_response(payload, status=status)
 
         act.__name__ = f"inbox_{kind}"

@@ -60,7 +60,6 @@ class Pump:
         self._running: dict[str, asyncio.Task] = {}
         self._again: set[str] = set()
         self._busy_since: dict[str, float] = {}
-        self._wakeup = asyncio.Event()
         self._task: Optional[asyncio.Task] = None
         self._stopping = False
         self._slots = asyncio.Semaphore(max_concurrent)
@@ -68,10 +67,6 @@ class Pump:
     def start(self) -> None:
         self._store.listen(self.pushed)
         self._task = asyncio.get_running_loop().create_task(self.run_forever())
-
-    def wake(self) -> None:
-        """Look at every queue now (pushes need no wake: the store tells the pump)."""
-        self._wakeup.set()
 
     def pushed(self, queue: str) -> None:
         """`queue` just got an item: drain it now, or once its running drain ends."""
@@ -97,11 +92,7 @@ class Pump:
     async def run_forever(self) -> None:
         while True:
             await self._look()
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
-            except asyncio.TimeoutError:
-                pass
-            self._wakeup.clear()
+            await asyncio.sleep(self._poll_interval)
 
     async def _look(self) -> None:
         try:
