@@ -12,10 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from .outbox import dead_letter_queue
+from .outbox import DEAD_LETTERS, dead_letter_queue
 from .store import Drop, Push, Store
-
-DEAD = "dead:"
 
 
 @dataclass(frozen=True)
@@ -40,9 +38,9 @@ class Parked:
 async def parked_items(store: Store, limit_per_queue: int = 1000) -> list[Parked]:
     """Every parked item, queue by queue, oldest first."""
     found = []
-    for dead in sorted(await store.queues(DEAD)):
+    for dead in sorted(await store.queues(DEAD_LETTERS)):
         for item in await store.items(dead, limit_per_queue):
-            found.append(Parked(dead[len(DEAD):], item))
+            found.append(Parked(dead[len(DEAD_LETTERS):], item))
     return found
 
 

@@ -56,8 +56,12 @@ class Drained(enum.Enum):
     BUSY = "busy"  # another process holds the queue
 
 
+# Where a queue's parked items wait: its name behind this prefix.
+DEAD_LETTERS = "dead:"
+
+
 def dead_letter_queue(queue: str) -> str:
-    return f"dead:{queue}"
+    return DEAD_LETTERS + queue
 
 
 @dataclass
@@ -117,13 +121,7 @@ async def _deliver_one(
     try:
         follow_up = await deliver(item)
     except RetryLimited as reason:
-        tries = attempts.failed(item_id)
-        if tries < MAX_ATTEMPTS:
-            logger.warning("%s: item %s waits (try %d of %d): %s", queue, item_id, tries, MAX_ATTEMPTS, reason)
-            return Drained.WAITING
-        attempts.forget(item_id)
-        await park(store, queue, item, f"failed {tries} times, last: {reason}", on_park)
-        return None
+        return await _failed_again(store, queue, item, attempts, f"last: {reason}", on_park)
     except RetryLater as reason:
         logger.info("%s: item %s waits: %s", queue, item_id, reason)
         return Drained.WAITING
@@ -133,16 +131,25 @@ async def _deliver_one(
     except asyncio.CancelledError:
         raise
     except Exception as error:
-        tries = attempts.failed(item_id)
-        if tries < MAX_ATTEMPTS:
-            logger.exception("%s: delivering item %s failed (try %d of %d)", queue, item_id, tries, MAX_ATTEMPTS)
-            return Drained.WAITING
-        attempts.forget(item_id)
-        await park(store, queue, item, f"failed {tries} times, last with {type(error).__name__}: {error}", on_park)
-        return None
+        logger.exception("%s: delivering item %s failed", queue, item_id)
+        return await _failed_again(store, queue, item, attempts, f"last with {type(error).__name__}: {error}", on_park)
     attempts.forget(item_id)
     await store.write(Pop(queue, item_id), *(follow_up or ()))
     logger.debug("%s: delivered item %s", queue, item_id)
+    return None
+
+
+async def _failed_again(
+    store: Store, queue: str, item: dict, attempts: Attempts, last: str, on_park: Optional[OnPark]
+) -> Optional[Drained]:
+    """One more failure that may pass: the item waits, or is parked once it has failed MAX_ATTEMPTS times."""
+    item_id = str(item.get("id"))
+    tries = attempts.failed(item_id)
+    if tries < MAX_ATTEMPTS:
+        logger.warning("%s: item %s waits (try %d of %d, %s)", queue, item_id, tries, MAX_ATTEMPTS, last)
+        return Drained.WAITING
+    attempts.forget(item_id)
+    await park(store, queue, item, f"failed {tries} times, {last}", on_park)
     return None
 
 
