@@ -15,8 +15,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, Optional
+
+from tests.support.background_http import BackgroundHTTP
 
 from .clients import PerThread
 
@@ -42,13 +44,7 @@ class Accepted:
 Refusal = Callable[[str, dict], bool]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # Room for a thousand conversations connecting at once (the default backlog is 5).
-    request_queue_size = 1024
-
-
-class FaultyDesk:
+class FaultyDesk(BackgroundHTTP):
     def __init__(self, silence: float) -> None:
         self.mode = Mode.UP
         self.refuse: Refusal = lambda path, body: False
@@ -59,24 +55,12 @@ class FaultyDesk:
         self._chats: dict[str, list[Accepted]] = {}
         self._opened: dict[str, str] = {}
         self._changed = threading.Condition()
-        self._server = _Server(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._agents = PerThread(timeout=30)
-
-    # -- lifecycle ---------------------------------------------------------------
-
-    def __enter__(self) -> "FaultyDesk":
-        self._thread.start()
-        return self
+        super().__init__(self._handler_class())
 
     def __exit__(self, *exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__exit__(*exc)
         self._agents.close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # -- the desk's side -----------------------------------------------------------
 

@@ -15,11 +15,12 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from handoff_connectors.core.handoffs import INTENT_AGENT_MESSAGE
+from tests.support.background_http import BackgroundHTTP
 
 AGENT_MESSAGE = INTENT_AGENT_MESSAGE
 _TRIGGER = re.compile(r"^/conversations/([^/]+)/trigger_intent$")
@@ -35,32 +36,13 @@ class Pushed:
     entities: dict[str, Any]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # Room for a thousand conversations connecting at once (the default backlog is 5).
-    request_queue_size = 1024
-
-
-class FakeRasa:
+class FakeRasa(BackgroundHTTP):
     def __init__(self, token: str) -> None:
         self.token = token
         self._pushed: list[Pushed] = []
         self._texts: dict[str, list[str]] = {}  # agent messages by conversation, cheap to look up
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "FakeRasa":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(self._handler_class())
 
     def pushed(self) -> list[Pushed]:
         with self._lock:

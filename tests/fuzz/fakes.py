@@ -17,9 +17,11 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
+
+from tests.support.background_http import BackgroundHTTP
 
 TRIGGER = re.compile(r"^/conversations/([^/?]+)/trigger_intent(\?.*)?$")
 REST_CHANNEL = "/webhooks/rest/webhook"
@@ -27,28 +29,14 @@ CALLBACK_CHANNEL = "/webhooks/callback/webhook"
 Reply = tuple[int, Any]
 
 
-class FakeRasa:
+class FakeRasa(BackgroundHTTP):
     """Rasa 3.6's HTTP API as far as the sidecar and the demo chat use it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._triggers: list[tuple[str, dict[str, Any]]] = []
         self._channel_senders: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "FakeRasa":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(_handler_for(self))
 
     # -- what the tests look at --------------------------------------------------------
 
