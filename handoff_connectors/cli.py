@@ -3,7 +3,8 @@
     rasa-handoff sidecar [--config handoff.yml]   receive desk webhooks, push to Rasa
     rasa-handoff status [--config ...]            each connector: Not configured / Available / Unavailable
     rasa-handoff check-config [--config ...]      validate handoff.yml and exit
-    rasa-handoff init BOT_DIR                     add the handoff domain and data to a bot
+    rasa-handoff init BOT_DIR [--apply|--dry-run] add handoff to a bot and check its Rasa config
+    rasa-handoff --version                        the versions of rasa-handoff, rasa-sdk and Rasa
     rasa-handoff demo                             a real Rasa demo bot + the local agent inbox
     rasa-handoff dead-letters list|show|replay|drop   items that could not be delivered
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -31,9 +31,7 @@ from .observability.logs import (
     secret_values,
     send_to_root,
 )
-
-BUNDLE = Path(__file__).parent / "bundle"
-
+from .onboarding.versions import VersionAction
 
 # Sanic installs handlers of its own on these; the sidecar sends them through ours.
 SANIC_LOGGERS = ("sanic.root", "sanic.error", "sanic.access", "sanic.server", "sanic.websockets")
@@ -146,21 +144,9 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    bot = Path(args.bot_dir)
-    targets = {
-        BUNDLE / "domain.yml": bot / "domain" / "handoff.yml",
-        BUNDLE / "data" / "nlu.yml": bot / "data" / "handoff_nlu.yml",
-        BUNDLE / "data" / "rules.yml": bot / "data" / "handoff_rules.yml",
-        BUNDLE / "handoff.example.yml": bot / "handoff.yml",
-    }
-    for source, target in targets.items():
-        if target.exists() and not args.force:
-            print(f"kept {target} (exists; --force overwrites)")
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        print(f"wrote {target}")
-    return 0
+    from .onboarding import run_init
+
+    return run_init(Path(args.bot_dir), apply=args.apply, dry_run=args.dry_run, force=args.force)
 
 
 def _check_log_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -174,6 +160,7 @@ def _check_log_options(parser: argparse.ArgumentParser, args: argparse.Namespace
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rasa-handoff", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action=VersionAction, help="the versions of rasa-handoff, rasa-sdk and Rasa")
     parser.add_argument(
         "--log-format", choices=LOG_FORMATS, type=str.lower, default=os.environ.get(LOG_FORMAT_ENV) or "text",
         help=f"text, or json: one JSON object per line (default: ${LOG_FORMAT_ENV} or text)",
@@ -214,9 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         dead_actions.add_parser(action, help=what).add_argument("item_id")
     dead.set_defaults(run=_dead_letters)
 
-    init = commands.add_parser("init", help="add handoff's domain, data and config to a bot")
+    init = commands.add_parser("init", help="add handoff to a bot: domain, data, handoff.yml; check its Rasa config")
     init.add_argument("bot_dir")
-    init.add_argument("--force", action="store_true")
+    init.add_argument("--apply", action="store_true", help="also add what config/endpoints/credentials.yml lack")
+    init.add_argument("--dry-run", action="store_true", help="print the diff of what would change; write nothing")
+    init.add_argument("--force", action="store_true", help="replace handoff's own files that differ from this version's")
     init.set_defaults(run=_init)
 
     args = parser.parse_args(argv)
