@@ -33,7 +33,7 @@ from benchmarks.backends import Backend, StoreUnavailable, backend
 from benchmarks.deploy import workdir
 from benchmarks.measure import Report, Series, Stopwatch, command_line, number, rounds_of
 from handoff_connectors.core.contract import (
-    Capabilities, CloseReason, Connector, HandoffRequest, ServiceStatus, Speaker, Turn, UserMessage,
+    CloseReason, Connector, HandoffRequest, ServiceStatus, Speaker, Turn, UserMessage,
 )
 from handoff_connectors.core.handoffs import TO_DESK, HandoffService
 from handoff_connectors.core.store import Store, open_store
@@ -49,7 +49,6 @@ class NullDesk(Connector):
     """A desk that takes everything at once: the store benchmark times the engine, not HTTP."""
 
     name = "benchmark"
-    capabilities = Capabilities()
 
     async def start(self, request: HandoffRequest) -> str:
         return request.handoff_id

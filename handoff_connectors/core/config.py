@@ -98,91 +98,45 @@ class SidecarSettings(_Strict):
     # While the desk is Unavailable, how often to check its credentials again
     # (no handoff starts meanwhile, so no desk call would notice the fix).
     status_check_interval: PositiveFloat = 30.0
+    # The sidecar's URL as desks call it (https://handoff.example.com), for desks that
+    # sign the URL they call; without it, the proxy's X-Forwarded-Proto/Host are used.
+    public_url: Optional[str] = None
 
-
-class WebhookConnectorSettings(_Strict):
-    """The generic webhook protocol (wire-compatible with GPTBots' human service)."""
-
-    url: str
-    api_key: SecretStr = Field(description="Bearer key the desk sends to the sidecar")
-    username: Optional[str] = None
-    password: Optional[SecretStr] = None
-    bot_id: str = "rasa"
-    timeout: PositiveFloat = 10.0
-
-    _check_url = field_validator("url")(_http_url)
-
-    @field_validator("api_key")
+    @field_validator("public_url")
     @classmethod
-    def _key_is_set(cls, value: SecretStr) -> SecretStr:
-        # An empty key would accept any "Authorization: Bearer" header.
-        if not value.get_secret_value().strip():
-            raise ValueError("must not be empty")
-        return value
-
-    @model_validator(mode="after")
-    def _basic_auth_is_whole(self) -> "WebhookConnectorSettings":
-        if (self.username is None) != (self.password is None):
-            raise ValueError("username and password go together (Basic auth)")
-        return self
+    def _public_url(cls, value: Optional[str]) -> Optional[str]:
+        return None if value is None else _http_url(value)
 
 
-class LocalConnectorSettings(_Strict):
-    token: Optional[SecretStr] = None
+class DeskSettings(BaseModel):
+    """Base of every desk's settings model (`connectors.<name>`): unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _id_string(value: Any) -> Any:
-    # Intercom ids are numeric strings; YAML reads an unquoted 5017691 as an int.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+def http_url(value: str) -> str:
+    """A field validator for desks' URLs: http(s) only, no trailing slash."""
+    return _http_url(value)
+
+
+def non_empty_secret(value: SecretStr) -> SecretStr:
+    """A field validator for desks' secrets: an empty key would accept any caller."""
+    if not value.get_secret_value().strip():
+        raise ValueError("must not be empty")
     return value
 
 
-class IntercomConnectorSettings(_Strict):
-    """Intercom (API 2.14): channel to Intercom, or the bot inside Intercom Messenger."""
+class ConnectorSections(dict):
+    """`connectors:` after validation: each desk's section as its own settings model.
 
-    # channel: the user talks to the bot anywhere; a handoff opens an Intercom conversation.
-    # messenger: the bot also answers Intercom Messenger conversations itself (desk to desk).
-    mode: Literal["channel", "messenger"] = "channel"
-    access_token: SecretStr
-    client_secret: SecretStr = Field(description="signs the webhooks Intercom sends (X-Hub-Signature)")
-    # The admin the bot acts as; looked up with GET /me when not given.
-    admin_id: Optional[str] = None
-    region: Literal["us", "eu", "au"] = "us"
-    # Overrides the region's API host (a proxy, or a fake Intercom in tests).
-    base_url: Optional[str] = None
-    default_team: Optional[str] = None
-    # Routing target (escalation `routing`) -> Intercom team id.
-    teams: dict[str, str] = Field(default_factory=dict)
-    timeout: PositiveFloat = 10.0
+    Read as `config.connectors.webhook` or `config.connectors["webhook"]`;
+    a desk with no section reads as None.
+    """
 
-    _ids = field_validator("admin_id", "default_team", mode="before")(_id_string)
-
-    @field_validator("teams", mode="before")
-    @classmethod
-    def _team_ids(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {key: _id_string(team) for key, team in value.items()}
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, value: Optional[str]) -> Optional[str]:
-        return None if value is None else _http_url(value)
-
-    @field_validator("access_token", "client_secret")
-    @classmethod
-    def _secret_is_set(cls, value: SecretStr) -> SecretStr:
-        # An empty client secret would make every signature check meaningless.
-        if not value.get_secret_value().strip():
-            raise ValueError("must not be empty")
-        return value
-
-
-class ConnectorsSettings(_Strict):
-    webhook: Optional[WebhookConnectorSettings] = None
-    intercom: Optional[IntercomConnectorSettings] = None
-    local: LocalConnectorSettings = LocalConnectorSettings()
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self.get(name)
 
 
 class EmailSettings(_Strict):
@@ -285,12 +239,15 @@ class EscalationSettings(_Strict):
     routing: Optional[str] = None
     message_to_agent: Optional[str] = None
     planned: list[PlannedEscalation] = Field(default_factory=list)
+    # Facts the desk may route on, per handoff: attribute name -> the bot's slot holding it.
+    attributes: dict[str, str] = Field(default_factory=dict)
     fallback: FallbackEscalation = FallbackEscalation()
 
 
 class HandoffConfig(_Strict):
     enabled: bool = True
-    connector: Literal["local", "webhook", "intercom"] = "local"
+    # One of the installed connectors (entry points `rasa_handoff.connectors`).
+    connector: str = "local"
     default_language: Language = "en"
     # A slot of the bot that holds the conversation's language, when it has one.
     language_slot: Optional[str] = "language"
@@ -304,7 +261,8 @@ class HandoffConfig(_Strict):
     rasa: RasaSettings = RasaSettings()
     store: StoreSettings = StoreSettings()
     sidecar: SidecarSettings = SidecarSettings()
-    connectors: ConnectorsSettings = ConnectorsSettings()
+    # Each desk's section, validated by that desk's own settings model (see parse_config).
+    connectors: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("messages")
     @classmethod
@@ -317,15 +275,6 @@ class HandoffConfig(_Strict):
                     f"known keys: {', '.join(MESSAGE_KEYS)}"
                 )
         return value
-
-    @model_validator(mode="after")
-    def _chosen_connector_is_configured(self) -> "HandoffConfig":
-        if getattr(self.connectors, self.connector) is None:
-            raise ValueError(
-                f"connector is {self.connector!r} but connectors.{self.connector} "
-                "is missing"
-            )
-        return self
 
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -355,26 +304,61 @@ def _expand_env(node: Any, path: str) -> Any:
     return _ENV_REFERENCE.sub(substitute, node)
 
 
-def _describe(error: ValidationError, source: str) -> str:
-    lines = [f"{source} is invalid:"]
-    for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        reason = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            reason = "unknown key"
-        lines.append(f"  {location}: {reason}")
-    return "\n".join(lines)
-
-
 def parse_config(raw: Any, source: str = DEFAULT_CONFIG_FILE) -> HandoffConfig:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of keys")
+    expanded = _expand_env(raw, "")
+    problems: list[str] = []
     try:
-        return HandoffConfig.model_validate(_expand_env(raw, ""))
+        config = HandoffConfig.model_validate(expanded)
     except ValidationError as error:
-        raise ConfigError(_describe(error, source)) from None
+        problems += _problems(error)
+        config = None
+    sections = expanded.get("connectors") if isinstance(expanded.get("connectors"), dict) else {}
+    chosen = config.connector if config is not None else expanded.get("connector", "local")
+    validated = _connector_sections(sections, chosen if isinstance(chosen, str) else "local", problems)
+    if problems or config is None:
+        # From None: the validation errors quote the values, and a value may be a secret.
+        raise ConfigError("\n".join([f"{source} is invalid:", *problems])) from None
+    return config.model_copy(update={"connectors": validated})
+
+
+def _connector_sections(sections: dict, chosen: str, problems: list[str]) -> ConnectorSections:
+    """Each `connectors.<name>` through its desk's model; the chosen desk's defaults when it has no section."""
+    from ..registry import UnknownConnector, settings_model
+
+    validated = ConnectorSections()
+    for name in dict.fromkeys([*sections, chosen]):
+        try:
+            model = settings_model(str(name))
+        except UnknownConnector as unknown:
+            where = "connector" if name == chosen and name not in sections else f"connectors.{name}"
+            problems.append(f"  {where}: {unknown}")
+            continue
+        if name not in sections:
+            try:
+                validated[name] = model.model_validate({})
+            except ValidationError:
+                problems.append(f"  (top level): connector is {chosen!r} but connectors.{chosen} is missing")
+            continue
+        try:
+            validated[name] = model.model_validate(sections[name] if sections[name] is not None else {})
+        except ValidationError as error:
+            problems += _problems(error, f"connectors.{name}")
+    return validated
+
+
+def _problems(error: ValidationError, prefix: str = "") -> list[str]:
+    lines = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in [*([prefix] if prefix else []), *item["loc"]]) or "(top level)"
+        reason = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            reason = "unknown key"
+        lines.append(f"  {location}: {reason}")
+    return lines
 
 
 def config_path(explicit: Optional[str] = None) -> Path:

@@ -9,13 +9,9 @@ from urllib.parse import quote
 import httpx
 
 from .outbox import RetryLater, RetryLimited, Undeliverable
+from .rasa_protocol import acknowledged
 
 logger = logging.getLogger(__name__)
-
-# The slot every handoff action sets to the id of the desk event it handled.
-# The sidecar reads it back from the tracker Rasa returns: an event counts as
-# delivered only once the action has seen it, not merely when Rasa answered.
-EVENT_ID_SLOT = "handoff_event_id"
 
 
 # What a refusal from Rasa usually means, so the log line says what to fix.
@@ -81,13 +77,9 @@ class RasaClient:
 
 
 def _acknowledged(response: httpx.Response, event_id: str) -> bool:
+    """An event counts as delivered only once the action has seen it, not merely when Rasa answered."""
     try:
         events = response.json()["tracker"]["events"]
     except (ValueError, KeyError, TypeError):
         return False
-    return any(
-        event.get("event") == "slot"
-        and event.get("name") == EVENT_ID_SLOT
-        and event.get("value") == event_id
-        for event in events or []
-    )
+    return acknowledged(events, event_id)

@@ -7,13 +7,15 @@ as internal notes and assigns it to the routing team. The user's further
 messages become the contact's replies; the agents' replies, snoozes,
 assignments and the close come back through the sidecar.
 
-messenger: the bot is also the first responder inside Intercom Messenger.
-The sidecar takes `conversation.user.created` / `conversation.user.replied`,
-hands the text to Rasa as sender `intercom-<conversation id>` over Rasa's REST
-channel and posts the bot's answers back as the bot admin (see messenger.py).
-A handoff there assigns that same conversation to the team; the bot stays
-quiet in it until Intercom closes it. Senders from other channels still get
-channel-mode handoffs, so one bot can serve both.
+messenger: the bot is also the first responder inside Intercom Messenger
+(the core's bot-inside-the-desk mode, `core/desk_bot.py`). The connector
+reads `conversation.user.created` / `conversation.user.replied` as
+`UserWroteInDesk`; the core hands the text to Rasa as sender
+`intercom-<conversation id>` and gives the bot's answers back to
+`post_bot_message`, which posts them as the bot admin. A handoff there
+assigns that same conversation to the team; the bot stays quiet in it until
+Intercom closes it. Senders from other channels still get channel-mode
+handoffs, so one bot can serve both.
 
 Inbound: every POST must carry `X-Hub-Signature` (HMAC-SHA1 of the raw body
 with the app's client secret); Intercom's HEAD check is answered 200.
@@ -39,16 +41,21 @@ from ..core.contract import (
     AgentJoined,
     AgentMessage,
     AgentSnoozed,
-    Capabilities,
+    Attachment,
     CloseReason,
     Connector,
+    ConnectorContext,
     ConversationClosed,
     DeskError,
     DeskEvent,
     HandoffRequest,
+    HostsTheBot,
+    ReportsAvailability,
     ServiceStatus,
     Speaker,
+    TakesWebhooks,
     UserMessage,
+    UserWroteInDesk,
     WebhookRejected,
     WebhookReply,
     WebhookRequest,
@@ -56,6 +63,7 @@ from ..core.contract import (
 from . import webhooks
 from .api import REGIONS, IntercomAPI, IntercomError
 from .html import linkified, paragraphs, to_text
+from .settings import IntercomConnectorSettings
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +74,6 @@ SENDER_PREFIX = "intercom-"
 START_KEY = "intercom:start:"  # a start in progress: {conversation_id, contact_id, done: [steps]}
 CONVERSATION_KEY = "intercom:conversation:"  # a conversation handed off by us: {handoff_id, contact_id, messenger}
 QUICK_KEY = "intercom:quick:"  # quick-reply options the bot offered: {options: {uuid: {payload, title}}}
-BOT_QUEUE = "intercom_bot:"  # messenger: user messages for the bot, per conversation
-SAY_QUEUE = "intercom_say:"  # messenger: bot messages for Intercom, per conversation
 
 USER_TOPICS = ("conversation.user.created", "conversation.user.replied")
 _ASSIGN_TOPICS = ("conversation.admin.assigned", "conversation.admin.open.assigned")
@@ -95,14 +101,12 @@ def conversation_for(sender_id: str) -> Optional[str]:
     return rest if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", rest) else None
 
 
-class IntercomConnector(Connector):
+class IntercomConnector(Connector, TakesWebhooks, ReportsAvailability, HostsTheBot):
     name: ClassVar[str] = "intercom"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        availability=True, routing=True, attachments=True, desk_to_desk=True
-    )
+    Settings = IntercomConnectorSettings
     webhook_routes = (("HEAD", WEBHOOK_PATH), ("POST", WEBHOOK_PATH))
 
-    def __init__(self, settings, store, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: IntercomConnectorSettings, store, http: httpx.AsyncClient | None = None) -> None:
         if store is None:
             raise ValueError("the Intercom connector keeps its state in the handoff store")
         self.settings = settings
@@ -116,11 +120,20 @@ class IntercomConnector(Connector):
             http,
         )
         self._admin_id: Optional[str] = settings.admin_id
-        self._relay = None
 
     @classmethod
-    def from_settings(cls, settings, store) -> "IntercomConnector":
-        return cls(settings, store)
+    def from_settings(cls, settings: IntercomConnectorSettings, context: ConnectorContext) -> "IntercomConnector":
+        return cls(settings, context.store)
+
+    @property
+    def hosts_the_bot(self) -> bool:  # type: ignore[override]
+        return self.mode == "messenger"
+
+    def bot_sender(self, desk_conversation_id: str) -> str:
+        return sender_for(desk_conversation_id)
+
+    def desk_conversation_of(self, sender_id: str) -> Optional[str]:
+        return conversation_for(sender_id)
 
     # -- who the bot is, where a handoff goes ----------------------------------
 
@@ -378,17 +391,7 @@ class IntercomConnector(Connector):
                 return option["payload"]
         return None
 
-    async def attach_sidecar(self, service: Any, config: Any) -> None:
-        if self.mode != "messenger":
-            return
-        from .messenger import MessengerRelay
-
-        self._relay = MessengerRelay(self, service, config.rasa, config.sidecar)
-        self._relay.start()
-
     async def aclose(self) -> None:
-        if self._relay is not None:
-            await self._relay.stop()
         await self.api.aclose()
 
     # -- inbound -------------------------------------------------------------
@@ -404,7 +407,7 @@ class IntercomConnector(Connector):
             return WebhookReply()
         if notification.topic in USER_TOPICS:
             if self.mode == "messenger":
-                await self._for_the_bot(notification, conversation_id)
+                return WebhookReply(events=await self._for_the_bot(notification, conversation_id))
             return WebhookReply()
         record = await self.store.get(CONVERSATION_KEY + conversation_id)
         if record is None:
@@ -478,30 +481,34 @@ class IntercomConnector(Connector):
             return None
         return found.get("name") if isinstance(found.get("name"), str) else None
 
-    async def _for_the_bot(self, notification: webhooks.Notification, conversation_id: str) -> None:
-        """Messenger mode: queue what the user wrote for the bot (the relay decides if it goes)."""
+    async def _for_the_bot(self, notification: webhooks.Notification, conversation_id: str) -> list[DeskEvent]:
+        """Messenger mode: what the user wrote, for the bot (the core decides if it goes)."""
         messages = [p for p in notification.parts() if p.author.type in _CONTACT_AUTHORS and p.part_type in _REPLY_PARTS]
         if notification.topic == "conversation.user.created" and not messages:
             source = notification.source()
             if source is not None and source.author.type in _CONTACT_AUTHORS:
                 messages = [source]
         contact = notification.contact()
+        events: list[DeskEvent] = []
         for part in messages:
             text, images = to_text(part.body)
             files = [a["url"] for a in part.attachments if isinstance(a.get("url"), str) and a["url"]]
             if not text and not files and not images:
                 continue
             email = part.author.email or contact.get("email")
-            item = {
-                "id": f"{notification.id}:{part.id}",
-                "conversation_id": conversation_id,
-                "text": text,
-                "attachments": files + images,
-                "quick_reply_uuid": part.metadata.get("quick_reply_uuid"),
-                "email": email if isinstance(email, str) and email else None,
-                "contact_id": part.author.id or contact.get("id"),
-            }
-            await self.store.push(BOT_QUEUE + conversation_id, item, once=f"{BOT_QUEUE}{item['id']}")
+            payload = await self.quick_reply_payload(conversation_id, part.metadata.get("quick_reply_uuid"), text)
+            events.append(
+                UserWroteInDesk(
+                    event_id=f"{notification.id}:{part.id}",
+                    desk_conversation_id=conversation_id,
+                    text=text,
+                    attachments=tuple(Attachment(url) for url in files + images),
+                    payload=payload,
+                    email=email if isinstance(email, str) and email else None,
+                    metadata={"intercom": {"conversation_id": conversation_id, "contact_id": part.author.id or contact.get("id")}},
+                )
+            )
+        return events
 
 
 def _role(contact: dict[str, Any]) -> str:

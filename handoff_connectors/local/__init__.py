@@ -1,5 +1,6 @@
 """The built-in local help desk and its agent inbox."""
 
-from .desk import LocalConnector, LocalDesk
+from .connector import LocalConnector
+from .desk import LocalDesk
 
 __all__ = ["LocalConnector", "LocalDesk"]

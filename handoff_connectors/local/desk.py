@@ -1,26 +1,17 @@
-"""The built-in local help desk: handoffs land in an agent inbox kept in the store.
+"""The local desk's data: conversations, their messages and the agents' presence, in the store.
 
-The action server writes conversations and user messages here (through the
-connector); the sidecar serves the inbox page, where agents join, reply and
-close. Both processes share the store, so `version` tells the inbox page's
-event stream that something changed.
+The connector writes conversations and user messages here (delivered by the
+sidecar); the inbox page reads them and agents join, reply and close there.
+Every process shares the store, so `version` tells the inbox page's event
+stream that something changed.
 """
 
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any, ClassVar, Optional
 
-from ..core.contract import (
-    Capabilities,
-    CloseReason,
-    Connector,
-    DeskError,
-    HandoffRequest,
-    ServiceStatus,
-    UserMessage,
-)
+from ..core.contract import HandoffRequest
 from ..core.store import Store, locked
 
 INDEX_KEY = "local:index"
@@ -126,48 +117,3 @@ class LocalDesk:
             agents[agent] = {"available": available, "at": time.time()}
             await self.store.put(AGENTS_KEY, agents)
         await self._changed()
-
-
-class LocalConnector(Connector):
-    name: ClassVar[str] = "local"
-    capabilities: ClassVar[Capabilities] = Capabilities(availability=True, routing=True)
-    availability_in_store: ClassVar[bool] = True
-
-    def __init__(self, settings, store: Store) -> None:
-        self.settings = settings
-        self.desk = LocalDesk(store)
-
-    @classmethod
-    def from_settings(cls, settings, store) -> "LocalConnector":
-        return cls(settings, store)
-
-    async def start(self, request: HandoffRequest) -> str:
-        await self.desk.open(request)
-        return request.handoff_id
-
-    async def send(self, desk_conversation_id: str, message: UserMessage) -> None:
-        try:
-            conversation = await self.desk.conversation(desk_conversation_id)
-            if conversation is None or conversation["status"] == "closed":
-                raise KeyError(desk_conversation_id)
-            await self.desk.add_message(desk_conversation_id, "user", message.text, message.message_id)
-        except KeyError:
-            raise DeskError("the conversation is closed in the inbox", retryable=False) from None
-
-    async def close(self, desk_conversation_id: str, reason: CloseReason) -> None:
-        try:
-            await self.desk.add_message(
-                desk_conversation_id, "system", f"closed: {reason.value}", uuid.uuid4().hex
-            )
-            await self.desk.set_status(desk_conversation_id, "closed")
-        except KeyError:
-            raise DeskError("no such conversation in the inbox", retryable=False) from None
-
-    async def agents_available(self, routing: Optional[str]) -> Optional[bool]:
-        agents = await self.desk.agents()
-        if not agents:
-            return None
-        return any(agent["available"] for agent in agents.values())
-
-    async def check(self) -> ServiceStatus:
-        return ServiceStatus.AVAILABLE

@@ -28,20 +28,23 @@ import httpx
 
 from ..core.contract import (
     AgentMessage,
-    Capabilities,
     CloseReason,
     Connector,
+    ConnectorContext,
     ConversationClosed,
     DeskError,
     HandoffRequest,
+    HttpReply,
     ServiceStatus,
     Speaker,
+    TakesWebhooks,
     UserMessage,
     WebhookRejected,
     WebhookReply,
     WebhookRequest,
 )
 from ..core.http import is_auth_failure, is_retryable, json_object
+from .settings import WebhookConnectorSettings
 
 RECEIVE_PATH = "/v1/human/message/receive"
 CLOSE_PATH = "/v1/human/close"
@@ -58,12 +61,21 @@ def _millis(seconds: float) -> int:
     return int(seconds * 1000)
 
 
-class WebhookConnector(Connector):
+# GPTBots' answers: success, and a conversation with no live handoff (the desk stops retrying).
+_OK = HttpReply(200, {"code": 0, "message": "ok"})
+_NO_HANDOFF = HttpReply(404, {"code": 404, "message": "no active handoff for this conversation"})
+
+
+class WebhookConnector(Connector, TakesWebhooks):
     name: ClassVar[str] = "webhook"
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    Settings = WebhookConnectorSettings
     webhook_routes = (("POST", RECEIVE_PATH), ("POST", CLOSE_PATH))
 
-    def __init__(self, settings, http: httpx.AsyncClient | None = None) -> None:
+    @classmethod
+    def from_settings(cls, settings: WebhookConnectorSettings, context: ConnectorContext) -> "WebhookConnector":
+        return cls(settings)
+
+    def __init__(self, settings: WebhookConnectorSettings, http: httpx.AsyncClient | None = None) -> None:
         self._url = settings.url
         self._bot_id = settings.bot_id
         self._api_key = settings.api_key.get_secret_value()
@@ -109,7 +121,8 @@ class WebhookConnector(Connector):
             {
                 "conversation_id": desk_conversation_id,
                 "timestamp": _millis(message.sent_at),
-                "body": message.text,
+                # The protocol has no files: each goes as a link on a line of its own.
+                "body": message.text_with_links(),
             },
         )
 
@@ -175,7 +188,7 @@ class WebhookConnector(Connector):
             )
         else:
             raise WebhookRejected(404, f"no webhook at {request.path}")
-        return WebhookReply(events=[event])
+        return WebhookReply(events=[event], reply=_OK, when_unknown=_NO_HANDOFF)
 
     def _authenticate(self, headers: dict[str, str]) -> None:
         given = headers.get("authorization", "")

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from handoff_connectors.core.handoffs import INTENT_AGENT_MESSAGE
+from handoff_connectors.core.rasa_protocol import INTENT_AGENT_MESSAGE
 from tests.support.background_http import BackgroundHTTP
 
 AGENT_MESSAGE = INTENT_AGENT_MESSAGE

@@ -17,7 +17,8 @@ from typing import Any, Callable, Iterator, Optional
 
 import pytest
 
-from handoff_connectors.core.handoffs import ENTITY_EVENT_ID, ENTITY_TEXT, INTENT_AGENT_MESSAGE, TO_DESK, TO_RASA
+from handoff_connectors.core.handoffs import TO_DESK, TO_RASA
+from handoff_connectors.core.rasa_protocol import ENTITY_EVENT_ID, ENTITY_TEXT, INTENT_AGENT_MESSAGE
 from handoff_connectors.core.outbox import MAX_ATTEMPTS, dead_letter_queue
 from handoff_connectors.rasa_runtime.processes import free_port
 

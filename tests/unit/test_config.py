@@ -174,11 +174,14 @@ def test_webhook_connector_without_its_section_fails() -> None:
     assert "connectors.webhook is missing" in message
 
 
-def test_unknown_connector_is_refused() -> None:
-    message = error_of({"connector": "zendesk"})
-    assert "connector:" in message
-    for name in ("'local'", "'webhook'", "'intercom'"):
-        assert name in message
+def test_unknown_connector_is_refused_naming_the_installed_ones() -> None:
+    message = error_of({"connector": "no-such-desk"})
+    assert "connector: not an installed connector (installed: local, webhook, intercom)" in message
+
+
+def test_a_section_for_a_desk_that_is_not_installed_is_refused() -> None:
+    message = error_of({"connectors": {"no-such-desk": {"url": "https://desk.example"}}})
+    assert "connectors.no-such-desk: not an installed connector" in message
 
 
 def test_username_without_password_fails() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from handoff_connectors.core.contract import (
+    ReportsAvailability,
     CloseReason,
     Connector,
     DeskError,
@@ -12,14 +13,8 @@ from handoff_connectors.core.contract import (
     ServiceStatus,
     UserMessage,
 )
-from handoff_connectors.core.handoffs import (
-    ENTITY_REASON,
-    INTENT_CLOSED,
-    REASON_REFUSED,
-    TO_DESK,
-    TO_RASA,
-    HandoffService,
-)
+from handoff_connectors.core.handoffs import TO_DESK, TO_RASA, HandoffService
+from handoff_connectors.core.rasa_protocol import ENTITY_REASON, INTENT_CLOSED, REASON_REFUSED
 from handoff_connectors.core.outbox import Drained, dead_letter_queue
 from handoff_connectors.core.store import SqliteStore
 
@@ -103,8 +98,8 @@ async def test_a_desk_refusing_the_request_tells_the_user_through_rasa(store):
 async def test_a_refusal_is_queued_once_even_if_delivered_twice(store):
     service = HandoffService(store, Desk(refuse_start=True))
     handoff = await service.open("u1", "a@b.co", "en", [], "help")
-    await store.write(*service._refused(handoff))
-    await store.write(*service._refused(handoff))
+    await store.write(*service.outbox._refused(handoff))
+    await store.write(*service.outbox._refused(handoff))
     assert len(await _items(store, TO_RASA + "u1")) == 1
 
 
@@ -116,7 +111,7 @@ async def _items(store: SqliteStore, queue: str) -> list[dict]:
     return items
 
 
-class DeskWithAgents(Desk):
+class DeskWithAgents(Desk, ReportsAvailability):
     def __init__(self, available: bool) -> None:
         super().__init__()
         self.available = available
@@ -148,6 +143,12 @@ async def test_the_actions_read_availability_the_sidecar_asked_the_desk_for(stor
 
 async def test_a_desk_that_keeps_its_agents_in_the_store_is_asked_directly(store):
     desk = DeskWithAgents(available=True)
-    desk.availability_in_store = True
+    desk.answers_from_store = True
     assert await HandoffService(store, desk).agents_available(None) is True
     assert desk.asked == [None]
+
+
+async def test_a_desk_that_cannot_tell_availability_is_never_asked(store):
+    service = HandoffService(store, Desk())
+    assert await service.agents_available("billing") is None
+    assert await store.queues("availability:") == []

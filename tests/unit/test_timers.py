@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from handoff_connectors.core.contract import CloseReason, Connector, HandoffRequest, ServiceStatus, UserMessage
-from handoff_connectors.core.handoffs import INTENT_TIMEOUT, TO_RASA, HandoffService
+from handoff_connectors.core.handoffs import TO_RASA, HandoffService
+from handoff_connectors.core.rasa_protocol import INTENT_TIMEOUT
 from handoff_connectors.core.store import SqliteStore
 from handoff_connectors.core.timers import SESSION, WAITING, Timers
 
@@ -116,7 +117,7 @@ async def test_waiting_timer_pushes_one_timeout_event_to_rasa(store, clock):
 
 async def agent_spoke(handoffs: HandoffService, handoff) -> None:
     """What delivering an agent message to Rasa writes with the item's removal."""
-    await handoffs.store.write(*handoffs._agent_spoke(handoff.sender_id, handoff.handoff_id))
+    await handoffs.store.write(*handoffs.inbox._agent_spoke(handoff.sender_id, handoff.handoff_id))
 
 
 async def test_session_timer_ends_the_handoff_and_tells_the_desk(store, clock):

@@ -15,8 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from handoff_connectors.core.handoffs import ENTITY_EVENT_ID, INTENT_AGENT_MESSAGE
-from handoff_connectors.core.rasa import EVENT_ID_SLOT
+from handoff_connectors.core.rasa_protocol import ENTITY_EVENT_ID, EVENT_ID_SLOT, INTENT_AGENT_MESSAGE
 
 from .conversation import handoff_language, latest_intent
 from .handoff_loop import LISTEN, already_handled, entity, utter_agent_message

@@ -80,8 +80,8 @@ async def refusal(rt: Runtime, routing: Optional[str], language: str, now: dt.da
         return rt.messages.text("out_of_hours_next", language, opening=rt.messages.moment(opening, language))
     if await rt.service.status() is ServiceStatus.UNAVAILABLE:
         return rt.messages.text("no_agents", language)
-    connector = rt.service.connector
-    if connector.capabilities.availability and await rt.service.agents_available(routing) is False:
+    # None (the desk can't tell, or not yet) lets the handoff go ahead: the desk's routing decides.
+    if await rt.service.agents_available(routing) is False:
         return rt.messages.text("no_agents", language)
     return None
 

@@ -1,4 +1,4 @@
-"""Shared store fixtures: every store test runs on sqlite and on Redis.
+"""Shared store fixtures for every test folder (tests/ and each desk's tests/): every store test runs on sqlite and on Redis.
 
 `store_factory` opens stores on one set of data (each call is what another
 process would open), on sqlite in the test's directory or on Redis under a

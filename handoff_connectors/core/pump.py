@@ -20,8 +20,8 @@ import asyncio
 import logging
 from typing import Awaitable, Callable, Optional, Sequence
 
-from ..core.outbox import LEASE_SECONDS, Backoff, Drained
-from ..core.store import Store
+from .outbox import LEASE_SECONDS, Backoff, Drained
+from .store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -16,23 +16,34 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from handoff_connectors.core.contract import CloseReason
-from handoff_connectors.core.handoffs import (
+from handoff_connectors.core.contract import Attachment, CloseReason
+from handoff_connectors.core.rasa_protocol import (
+    DESK_INTENTS,
     ENTITY_AGENT,
     ENTITY_ATTACHMENTS,
     ENTITY_EVENT_ID,
+    ENTITY_POSITION,
+    ENTITY_QUEUE,
     ENTITY_REASON,
+    ENTITY_STATE,
     ENTITY_TEXT,
     ENTITY_TIMER,
+    ENTITY_WAIT,
+    EVENT_ID_SLOT,
     INTENT_AGENT_JOINED,
     INTENT_AGENT_MESSAGE,
     INTENT_AGENT_SNOOZED,
+    INTENT_AGENT_TYPING,
     INTENT_CLOSED,
+    INTENT_MESSAGES_READ,
+    INTENT_QUEUE_POSITION,
+    INTENT_ROUTING_FAILED,
     INTENT_TIMEOUT,
+    INTENT_TRANSFERRED,
     REASON_REFUSED,
+    acknowledged,
 )
 from handoff_connectors.core.timers import SESSION, WAITING
-from handoff_connectors.core.rasa import EVENT_ID_SLOT
 
 from .conversation import (
     events_before,
@@ -64,8 +75,6 @@ from .runtime import Runtime, runtime
 
 logger = logging.getLogger(__name__)
 
-DESK_INTENTS = (INTENT_AGENT_MESSAGE, INTENT_AGENT_JOINED, INTENT_AGENT_SNOOZED, INTENT_CLOSED, INTENT_TIMEOUT)
-
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".svg")
 
 # Ends the action's turn: the bot waits for the user, whatever the policies think.
@@ -78,12 +87,7 @@ def entity(tracker: Tracker, name: str) -> Optional[str]:
 
 def already_handled(tracker: Tracker, event_id: str) -> bool:
     """Whether a desk event with this id was handled before (a redelivery)."""
-    return any(
-        event.get("event") == "slot"
-        and event.get("name") == EVENT_ID_SLOT
-        and event.get("value") == event_id
-        for event in tracker.events
-    )
+    return acknowledged(tracker.events, event_id)
 
 
 def agent_attachments(tracker: Tracker) -> list[str]:
@@ -109,16 +113,20 @@ def utter_agent_message(dispatcher: CollectingDispatcher, tracker: Tracker, even
             dispatcher.utter_message(attachment=url, handoff_event_id=event_id)
 
 
-def user_attachments(message: dict[str, Any]) -> list[str]:
-    """File URLs the user's channel put in the message metadata (`attachments`: URLs or {url})."""
+def user_attachments(message: dict[str, Any]) -> list[Attachment]:
+    """Files the user's channel put in the message metadata (`attachments`: URLs or {url, name, type})."""
     metadata = message.get("metadata") or {}
     given = metadata.get("attachments") if isinstance(metadata, dict) else None
-    urls = []
+    found = []
     for item in given if isinstance(given, list) else []:
-        url = item.get("url") if isinstance(item, dict) else item
+        details = item if isinstance(item, dict) else {"url": item}
+        url = details.get("url")
         if isinstance(url, str) and url.strip().lower().startswith(("http://", "https://")):
-            urls.append(url.strip())
-    return urls
+            name, kind = details.get("name"), details.get("type") or details.get("content_type")
+            found.append(
+                Attachment(url.strip(), name if isinstance(name, str) else None, kind if isinstance(kind, str) else None)
+            )
+    return found
 
 
 def show_desk_event(
@@ -137,6 +145,16 @@ def show_desk_event(
         key = "disabled" if entity(tracker, ENTITY_REASON) == REASON_REFUSED else "agent_ended"
         dispatcher.utter_message(text=rt.messages.text(key, language), handoff_event_id=event_id)
         return True
+    elif intent == INTENT_ROUTING_FAILED:
+        # Nobody took it: the offline message, and the bot is back.
+        dispatcher.utter_message(text=rt.messages.text("no_agents", language), handoff_event_id=event_id)
+        return True
+    elif intent in (INTENT_AGENT_TYPING, INTENT_MESSAGES_READ):
+        show_signal(dispatcher, tracker, intent, event_id)
+    elif intent == INTENT_TRANSFERRED:
+        show_transfer(rt, dispatcher, tracker, language, event_id)
+    elif intent == INTENT_QUEUE_POSITION:
+        show_queue_position(rt, dispatcher, tracker, language, event_id)
     elif intent == INTENT_TIMEOUT and entity(tracker, ENTITY_TIMER) == SESSION:
         dispatcher.utter_message(text=rt.messages.text("session_timed_out", language), handoff_event_id=event_id)
         return True
@@ -150,6 +168,53 @@ def show_desk_event(
             handoff_event_id=event_id,
         )
     return False
+
+
+def show_signal(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str, event_id: Optional[str]) -> None:
+    """Typing and read receipts have no text: a custom payload the channel may show (or ignore)."""
+    state = entity(tracker, ENTITY_STATE)
+    signal: dict[str, Any] = {"agent": entity(tracker, ENTITY_AGENT)}
+    if intent == INTENT_AGENT_TYPING:
+        signal.update(event="typing", typing=state != "off")
+    else:
+        signal.update(event="read", message_id=state)
+    dispatcher.utter_message(json_message={"handoff": signal}, handoff_event_id=event_id)
+
+
+def show_transfer(
+    rt: Runtime, dispatcher: CollectingDispatcher, tracker: Tracker, language: str, event_id: Optional[str]
+) -> None:
+    agent, queue = entity(tracker, ENTITY_AGENT), entity(tracker, ENTITY_QUEUE)
+    if agent:
+        text = rt.messages.text("transferred_to_agent", language, agent=agent)
+    else:
+        text = rt.messages.text("transferred_to_queue", language, queue=queue or rt.messages.text("agent_default_name", language))
+    dispatcher.utter_message(text=text, handoff_event_id=event_id)
+
+
+def show_queue_position(
+    rt: Runtime, dispatcher: CollectingDispatcher, tracker: Tracker, language: str, event_id: Optional[str]
+) -> None:
+    position = next(tracker.get_latest_entity_values(ENTITY_POSITION), None)
+    wait = next(tracker.get_latest_entity_values(ENTITY_WAIT), None)
+    if not isinstance(position, (int, float)) or isinstance(position, bool):
+        return
+    if isinstance(wait, (int, float)) and not isinstance(wait, bool) and wait > 0:
+        minutes = max(1, round(wait / 60))
+        text = rt.messages.text("queue_position_wait", language, position=int(position), minutes=minutes)
+    else:
+        text = rt.messages.text("queue_position", language, position=int(position))
+    dispatcher.utter_message(text=text, handoff_event_id=event_id)
+
+
+def handoff_attributes(rt: Runtime, tracker: Tracker) -> dict[str, str]:
+    """`escalation.attributes` (name -> slot), from the slots that hold a value."""
+    values = {}
+    for name, slot in rt.config.escalation.attributes.items():
+        value = tracker.get_slot(slot)
+        if value not in (None, "", []):
+            values[name] = value if isinstance(value, str) else str(value)
+    return values
 
 
 def request_slots_cleared() -> list[EventType]:
@@ -249,6 +314,7 @@ class HandoffLoop(Action):
             latest_question=question,
             routing=escalation.routing,
             message_to_agent=escalation.message_to_agent,
+            attributes=handoff_attributes(rt, tracker),
         )
         # The desk hears of it from the sidecar; should it turn the request
         # down, a closed event with the reason "refused" comes back.
@@ -280,10 +346,10 @@ class HandoffLoop(Action):
             dispatcher.utter_message(text=rt.messages.text("user_ended", language))
             return ended()
         if not is_external(tracker.latest_message):
-            # A file the user sent reaches the agent as a link, one line per file after the text.
-            lines = ([text] if text.strip() else []) + user_attachments(tracker.latest_message)
-            if lines:
-                await rt.service.relay(handoff, "\n".join(lines))
+            # Files go as attachments; a desk that takes none gets them as links after the text.
+            attachments = user_attachments(tracker.latest_message)
+            if text.strip() or attachments:
+                await rt.service.relay(handoff, text, attachments)
         return []
 
     async def _answer_to_waiting(

@@ -1,0 +1,15 @@
+"""`connectors.local` in handoff.yml."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import Field, SecretStr
+
+from ..core.config import DeskSettings
+
+
+class LocalConnectorSettings(DeskSettings):
+    """The built-in agent inbox."""
+
+    token: Optional[SecretStr] = Field(None, description="what agents give to open the inbox (/inbox?token=...)")
