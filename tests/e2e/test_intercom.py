@@ -1,7 +1,7 @@
 """Channel to Intercom, end to end: a real Rasa 3.6.21, the real action server and sidecar.
 
 The user chats with the bot on Rasa's callback channel; the handoff goes to
-the spec-checking fake Intercom (tests/connectors/intercom/fake_intercom.py),
+the spec-checking fake Intercom (handoff_connectors/intercom/tests/fake_intercom.py),
 which posts its signed webhook notifications to the real sidecar, as
 Intercom would. Intercom to Intercom (messenger mode) is in
 test_intercom_messenger.py.
@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import pytest
 
 from handoff_connectors.intercom import WEBHOOK_PATH
-from tests.connectors.intercom.fake_intercom import Admin, FakeIntercom
+from handoff_connectors.intercom.tests.fake_intercom import Admin, FakeIntercom
 
 from .harness import Deployment
 

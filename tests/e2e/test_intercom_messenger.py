@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 
 from handoff_connectors.intercom import WEBHOOK_PATH, sender_for
-from tests.connectors.intercom.fake_intercom import Admin, FakeIntercom
+from handoff_connectors.intercom.tests.fake_intercom import Admin, FakeIntercom
 
 from .harness import Deployment
 from .test_intercom import BOT, JONAS, MARTA, SECRET, TEAMS, TOKEN, intercom_settings

@@ -12,7 +12,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from tests.connectors.intercom.fake_intercom import Admin, FakeIntercom
+from handoff_connectors.intercom.tests.fake_intercom import Admin, FakeIntercom
 from tests.support.reference_desk import ReferenceDesk
 
 from .deployment import Sidecar, base_config, start_sidecar

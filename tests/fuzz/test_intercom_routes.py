@@ -2,7 +2,7 @@
 
 Genuine calls carry the right X-Hub-Signature over the fuzzed body, so the
 notification parser behind the check meets every body. They start from
-real-shaped notifications (tests/connectors/intercom/fixtures) about
+real-shaped notifications (handoff_connectors/intercom/fixtures) about
 conversations the connector knows, so the parts, teammates, contacts and
 source of a notification are all read; forged calls are about a live
 handoff of their own, which must never hear of them.

@@ -26,7 +26,7 @@ from handoff_connectors.core.contract import (
 from handoff_connectors.core.store import SqliteStore
 from handoff_connectors.intercom import IntercomConnector, conversation_for, sender_for
 from handoff_connectors.intercom.api import INTERCOM_VERSION, REGIONS
-from handoff_connectors.registry import CONNECTOR_NAMES, connector_statuses, create_connector
+from handoff_connectors.registry import connector_names, connector_statuses, create_connector
 
 from .conftest import BOT, CLIENT_SECRET, TEAM_BILLING, TEAM_SUPPORT, TOKEN, settings
 from .fake_intercom import FakeIntercom
@@ -408,7 +408,7 @@ def test_the_intercom_section_parses_with_defaults() -> None:
     section = config.connectors.intercom
     assert (section.mode, section.region, section.base_url) == ("channel", "us", None)
     assert section.teams == {"billing": "6100007"} and section.default_team == "6100009" and section.admin_id == "8100001"
-    assert "intercom" in CONNECTOR_NAMES
+    assert "intercom" in connector_names()
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,14 @@ from typing import Any, AsyncIterator, Iterator
 
 import pytest
 
-from handoff_connectors.core.config import IntercomConnectorSettings
+from handoff_connectors.intercom.settings import IntercomConnectorSettings
 from handoff_connectors.core.contract import WebhookRequest
 from handoff_connectors.core.store import SqliteStore
 from handoff_connectors.intercom import WEBHOOK_PATH, IntercomConnector
 
 from .fake_intercom import Admin, FakeIntercom, sign
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 TOKEN = "dG9rOmludGVyY29tLXRlc3QtdG9rZW4tOTkx"
 CLIENT_SECRET = "c1ient-secret-4b7e90aa"
