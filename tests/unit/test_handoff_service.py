@@ -152,3 +152,82 @@ async def test_a_desk_that_cannot_tell_availability_is_never_asked(store):
     service = HandoffService(store, Desk())
     assert await service.agents_available("billing") is None
     assert await store.queues("availability:") == []
+
+
+async def _connected(service: HandoffService, sender: str = "u1"):
+    handoff = await service.open(sender, "a@b.co", "en", [], "help")
+    await service.deliver_to_desk(TO_DESK + handoff.handoff_id)
+    return await service.record(handoff.handoff_id)
+
+
+async def test_desk_signals_reach_rasa_as_their_intents_and_the_handoff_stays_open(store):
+    from handoff_connectors.core.contract import AgentTyping, MessagesRead, QueuePosition, Transferred
+    from handoff_connectors.core.rasa_protocol import (
+        ENTITY_AGENT, ENTITY_POSITION, ENTITY_QUEUE, ENTITY_STATE, ENTITY_WAIT,
+        INTENT_AGENT_TYPING, INTENT_MESSAGES_READ, INTENT_QUEUE_POSITION, INTENT_TRANSFERRED,
+    )
+
+    service = HandoffService(store, Desk())
+    handoff = await _connected(service)
+    desk_id = handoff.desk_conversation_id
+    for event in (
+        QueuePosition("q1", desk_id, position=3, wait_seconds=240),
+        Transferred("t1", desk_id, to_queue="Billing"),
+        AgentTyping("k1", desk_id, agent_name="Marta"),
+        MessagesRead("r1", desk_id, agent_name="Marta", message_id="m-7"),
+    ):
+        assert await service.accept(event) is True
+
+    items = await store.items(TO_RASA + "u1")
+    assert [(item["intent"], {k: v for k, v in item["entities"].items() if k != "handoff_event_id"}) for item in items] == [
+        (INTENT_QUEUE_POSITION, {ENTITY_POSITION: 3, ENTITY_WAIT: 240}),
+        (INTENT_TRANSFERRED, {ENTITY_QUEUE: "Billing"}),
+        (INTENT_AGENT_TYPING, {ENTITY_AGENT: "Marta", ENTITY_STATE: "on"}),
+        (INTENT_MESSAGES_READ, {ENTITY_AGENT: "Marta", ENTITY_STATE: "m-7"}),
+    ]
+    assert await service.active("u1") is not None
+
+
+async def test_a_failed_routing_ends_the_handoff(store):
+    from handoff_connectors.core.contract import RoutingFailed
+    from handoff_connectors.core.rasa_protocol import INTENT_ROUTING_FAILED
+
+    service = HandoffService(store, Desk())
+    handoff = await _connected(service)
+    assert await service.accept(RoutingFailed("missed-1", handoff.desk_conversation_id, reason="no agent took it"))
+
+    [item] = await store.items(TO_RASA + "u1")
+    assert item["intent"] == INTENT_ROUTING_FAILED
+    assert await service.active("u1") is None
+    assert await service.by_desk_conversation(handoff.desk_conversation_id) is None
+    assert await store.items("live:desk") == []
+
+
+async def test_an_event_for_no_live_handoff_is_not_ours(store):
+    from handoff_connectors.core.contract import AgentMessage
+
+    service = HandoffService(store, Desk())
+    assert await service.accept(AgentMessage("m1", "nobody's", text="hi")) is False
+    assert await store.queues(TO_RASA) == []
+
+
+async def test_the_desk_gets_the_handoffs_attributes_and_the_users_files(store):
+    from handoff_connectors.core.contract import Attachment
+
+    class KeepingDesk(Desk):
+        async def start(self, request: HandoffRequest) -> str:
+            self.request = request
+            return await super().start(request)
+
+        async def send(self, desk_conversation_id: str, message: UserMessage) -> None:
+            self.message = message
+
+    desk = KeepingDesk()
+    service = HandoffService(store, desk)
+    handoff = await service.open("u1", "a@b.co", "en", [], "help", attributes={"plan": "gold", "country": "ES"})
+    await service.relay(handoff, "here it is", [Attachment("https://files.example/bill.pdf", "bill.pdf", "application/pdf")])
+    await service.deliver_to_desk(TO_DESK + handoff.handoff_id)
+
+    assert dict(desk.request.attributes) == {"plan": "gold", "country": "ES"}
+    assert desk.message.attachments == (Attachment("https://files.example/bill.pdf", "bill.pdf", "application/pdf"),)
+    assert desk.message.text_with_links() == "here it is\nhttps://files.example/bill.pdf"
