@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from .core.config import HandoffConfig
 
 GROUP = "rasa_handoff.connectors"
+# The desk of a handoff.yml that names none: the built-in inbox, which needs no account.
+DEFAULT_CONNECTOR = "local"
 # Listed first, in this order; other desks follow by name.
 _BUILT_IN_ORDER = ("local", "webhook", "intercom")
 

@@ -247,7 +247,7 @@ class EscalationSettings(_Strict):
 class HandoffConfig(_Strict):
     enabled: bool = True
     # One of the installed connectors (entry points `rasa_handoff.connectors`).
-    connector: str = "local"
+    connector: str = Field(default_factory=lambda: _default_connector())
     default_language: Language = "en"
     # A slot of the bot that holds the conversation's language, when it has one.
     language_slot: Optional[str] = "language"
@@ -317,12 +317,18 @@ def parse_config(raw: Any, source: str = DEFAULT_CONFIG_FILE) -> HandoffConfig:
         problems += _problems(error)
         config = None
     sections = expanded.get("connectors") if isinstance(expanded.get("connectors"), dict) else {}
-    chosen = config.connector if config is not None else expanded.get("connector", "local")
-    validated = _connector_sections(sections, chosen if isinstance(chosen, str) else "local", problems)
+    chosen = config.connector if config is not None else expanded.get("connector")
+    validated = _connector_sections(sections, chosen if isinstance(chosen, str) else _default_connector(), problems)
     if problems or config is None:
         # From None: the validation errors quote the values, and a value may be a secret.
         raise ConfigError("\n".join([f"{source} is invalid:", *problems])) from None
     return config.model_copy(update={"connectors": validated})
+
+
+def _default_connector() -> str:
+    from ..registry import DEFAULT_CONNECTOR
+
+    return DEFAULT_CONNECTOR
 
 
 def _connector_sections(sections: dict, chosen: str, problems: list[str]) -> ConnectorSections:
@@ -375,7 +381,7 @@ def load_config(explicit: Optional[str] = None) -> HandoffConfig:
     if not path.exists():
         if named:
             raise ConfigError(f"{path}: no such config file")
-        logger.info("No %s here: using the built-in defaults (local desk).", path)
+        logger.info("No %s here: using the built-in defaults (desk: %s).", path, _default_connector())
         return parse_config({}, "built-in defaults")
     try:
         text = path.read_text(encoding="utf-8")
