@@ -20,7 +20,7 @@ from ..desk_bot import BOT_IN, BOT_OUT, DeskBot
 from ..outbox import Attempts, Drained, new_owner
 from ..rasa import RasaClient
 from ..store import Store
-from ..timers import Timers
+from ..timers import WAITING, Timers
 from .metrics import NO_METRICS, Metrics
 from .records import Handoff, Records
 from .status import ASK_AVAILABILITY, Availability, DeskStatus
@@ -104,7 +104,7 @@ class HandoffService:
         await self.outbox.relay(handoff, text, attachments)
 
     async def keep_waiting(self, handoff: Handoff) -> None:
-        await self.timers.arm(handoff.handoff_id, handoff.sender_id, "waiting", self.outbox.waiting_timeout)
+        await self.timers.arm(handoff.handoff_id, handoff.sender_id, WAITING, self.outbox.waiting_timeout)
 
     async def finish(self, handoff: Handoff, reason: CloseReason) -> None:
         await self.outbox.finish(handoff, reason)
