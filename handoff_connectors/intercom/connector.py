@@ -4,8 +4,10 @@ channel (default): the user talks to the bot on any channel. A handoff finds
 or creates the Intercom contact by email, opens a conversation from it with
 the user's latest question, adds the transcript and the message to the agent
 as internal notes and assigns it to the routing team. The user's further
-messages become the contact's replies; the agents' replies, snoozes,
-assignments and the close come back through the sidecar.
+messages become the contact's replies (images as Intercom attachments, other
+files as links); the agents' replies, snoozes, assignments (an agent taking
+it joins, an agent passing it to another agent or a team transfers it) and
+the close come back through the sidecar.
 
 messenger: the bot is also the first responder inside Intercom Messenger
 (the core's bot-inside-the-desk mode, `core/desk_bot.py`). The connector
@@ -21,7 +23,8 @@ Inbound: every POST must carry `X-Hub-Signature` (HMAC-SHA1 of the raw body
 with the app's client secret); Intercom's HEAD check is answered 200.
 Notifications are deduplicated by their id (the DeskEvent id). Parts the
 bot admin wrote itself, notes, and conversations that are no handoff of ours
-are ignored with a 200, so Intercom never retries them.
+are ignored with a 200, so Intercom never retries them. Reading a
+notification writes nothing: the core queues its events and ends the handoff.
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ from __future__ import annotations
 import dataclasses
 import html
 import logging
+import mimetypes
 import re
 import time
 import uuid
 from typing import Any, ClassVar, Optional
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -54,6 +58,7 @@ from ..core.contract import (
     ServiceStatus,
     Speaker,
     TakesWebhooks,
+    Transferred,
     UserMessage,
     UserWroteInDesk,
     WebhookRejected,
@@ -85,6 +90,7 @@ _CLOSE_NOTES = {
     CloseReason.BOT_ENDED: "The bot ended the handoff.",
 }
 _QUICK_KEPT = 20
+_MAX_ATTACHMENT_URLS = 10
 _HEX24 = re.compile(r"\b([0-9a-f]{24})\b")
 
 
@@ -276,17 +282,18 @@ class IntercomConnector(Connector, TakesWebhooks, ReportsAvailability, HostsTheB
         if record.get("messenger"):
             return  # The user wrote it in Intercom: the agent has it already.
         contact_id = record.get("contact_id") or await self._contact_of(desk_conversation_id)
-        await self.api.call(
-            "POST",
-            f"/conversations/{_segment(desk_conversation_id)}/reply",
-            {
-                "message_type": "comment",
-                "type": "user",
-                "intercom_user_id": contact_id,
-                "body": paragraphs(message.text),
-                "created_at": int(message.sent_at) if message.sent_at else int(time.time()),
-            },
-        )
+        images, linked = _images_and_the_rest(message.attachments)
+        reply: dict[str, Any] = {
+            "message_type": "comment",
+            "type": "user",
+            "intercom_user_id": contact_id,
+            # What Intercom cannot show as an image reaches the agent as a link.
+            "body": paragraphs(dataclasses.replace(message, attachments=linked).text_with_links()),
+            "created_at": int(message.sent_at) if message.sent_at else int(time.time()),
+        }
+        if images:
+            reply["attachment_urls"] = images
+        await self.api.call("POST", f"/conversations/{_segment(desk_conversation_id)}/reply", reply)
 
     async def _contact_of(self, conversation_id: str) -> str:
         conversation = await self.api.call("GET", f"/conversations/{_segment(conversation_id)}")
@@ -303,11 +310,9 @@ class IntercomConnector(Connector, TakesWebhooks, ReportsAvailability, HostsTheB
             f"/conversations/{_segment(desk_conversation_id)}/parts",
             {"message_type": "close", "type": "admin", "admin_id": admin},
         )
-        await self._forget(desk_conversation_id)
-
-    async def _forget(self, conversation_id: str) -> None:
-        await self.store.delete(CONVERSATION_KEY + conversation_id)
-        await self.store.delete(QUICK_KEY + conversation_id)
+        # Our side ended it: nothing Intercom says about it later concerns us.
+        await self.store.delete(CONVERSATION_KEY + desk_conversation_id)
+        await self.store.delete(QUICK_KEY + desk_conversation_id)
 
     async def agents_available(self, routing: Optional[str]) -> Optional[bool]:
         """Whether someone in the routing team (or anyone, without a team) is not away."""
@@ -409,62 +414,62 @@ class IntercomConnector(Connector, TakesWebhooks, ReportsAvailability, HostsTheB
             if self.mode == "messenger":
                 return WebhookReply(events=await self._for_the_bot(notification, conversation_id))
             return WebhookReply()
+        # Read only: the record outlives a close Intercom reports, so should queueing the
+        # close fail, Intercom's retry still finds it. The core ends the handoff; what is
+        # left is this small record, which only lets later notifications about the
+        # conversation reach the core, where no handoff owns them.
         record = await self.store.get(CONVERSATION_KEY + conversation_id)
         if record is None:
-            return WebhookReply()  # Not a handoff of ours (or one that ended): nothing to do.
+            return WebhookReply()  # Not a handoff of ours: nothing to do.
         try:
             bot = await self.bot_admin()
         except DeskError:
             raise WebhookRejected(503, "cannot tell the bot's own parts apart yet (GET /me failed)") from None
-        events = await self._events(notification, conversation_id, bot, bool(record.get("messenger")))
-        if any(isinstance(event, ConversationClosed) for event in events):
-            await self._forget(conversation_id)
-        return WebhookReply(events=events)
+        found = await self._events(notification, conversation_id, bot, bool(record.get("messenger")))
+        return WebhookReply(events=_with_event_ids(notification.id, found))
 
     async def _events(
         self, notification: webhooks.Notification, conversation_id: str, bot: str, messenger: bool
-    ) -> list[DeskEvent]:
+    ) -> list[tuple[str, DeskEvent]]:
+        """(part id, event) for what the topic tells the user; the bot's own parts tell nothing."""
         topic = notification.topic
-        parts = [p for p in notification.parts() if p.author.id != bot]
-        found: list[tuple[str, DeskEvent]] = []
-        if topic == "conversation.admin.replied" and not messenger:
-            for part in parts:
-                if part.part_type in _REPLY_PARTS and part.author.type == "admin":
-                    text, images = to_text(part.body)
-                    files = [a["url"] for a in part.attachments if isinstance(a.get("url"), str) and a["url"]]
-                    if text or files or images:
-                        message = AgentMessage(
-                            event_id="",
-                            desk_conversation_id=conversation_id,
-                            text=text,
-                            agent_name=part.author.name,
-                            attachments=tuple(files + images),
-                        )
-                        found.append((part.id, message))
-        elif topic == "conversation.admin.closed":
-            closers = [p for p in notification.parts() if p.part_type == "close"]
-            if not closers or any(p.author.id != bot for p in closers):
-                found.append(("close", ConversationClosed(event_id="", desk_conversation_id=conversation_id)))
-        elif topic == "conversation.admin.snoozed":
-            snoozers = [p for p in notification.parts() if p.part_type in ("snoozed", "snooze")]
-            for part in snoozers if snoozers else [None]:
-                if part is not None and part.author.id == bot:
-                    continue
-                name = part.author.name if part is not None else None
-                snoozed = AgentSnoozed(event_id="", desk_conversation_id=conversation_id, agent_name=name)
-                found.append((part.id if part is not None else "snoozed", snoozed))
-        elif topic in _ASSIGN_TOPICS:
-            for part in parts:
-                assignee = part.assigned_to or {}
-                assignee_id = str(assignee.get("id") or "")
-                if assignee.get("type") == "admin" and assignee_id not in ("", "0", bot):
-                    name = await self._admin_name(assignee, part, notification)
-                    joined = AgentJoined(event_id="", desk_conversation_id=conversation_id, agent_name=name)
-                    found.append((part.id, joined))
-        # Intercom redelivers a notification with the same id: that id is the event id.
-        if len(found) == 1:
-            return [dataclasses.replace(found[0][1], event_id=notification.id)]
-        return [dataclasses.replace(event, event_id=f"{notification.id}:{key}") for key, event in found]
+        if topic == "conversation.admin.replied":
+            # In messenger mode the user reads the agent in Intercom already.
+            return [] if messenger else _agent_messages(notification, conversation_id, bot)
+        if topic == "conversation.admin.closed":
+            return _closes(notification, conversation_id, bot)
+        if topic == "conversation.admin.snoozed":
+            return _snoozes(notification, conversation_id, bot)
+        if topic in _ASSIGN_TOPICS:
+            found = []
+            for part in notification.parts():
+                event = await self._assignment(part, notification, conversation_id, bot)
+                if event is not None:
+                    found.append((part.id, event))
+            return found
+        return []
+
+    async def _assignment(
+        self, part: webhooks.Part, notification: webhooks.Notification, conversation_id: str, bot: str
+    ) -> Optional[DeskEvent]:
+        """An agent taking the conversation (or given it by Intercom's routing) joins;
+        an agent handing it to another agent or to a team transfers it."""
+        assignee = part.assigned_to or {}
+        assignee_id = str(assignee.get("id") or "")
+        if part.author.id == bot or assignee_id in ("", "0", bot):
+            return None
+        # An assignment written by a person other than the assignee: someone passed it on.
+        by_a_person = part.author.type == "admin" and part.author.id not in (None, assignee_id)
+        if assignee.get("type") == "team":
+            if not by_a_person:
+                return None  # Intercom's own routing placing it in a team: nothing for the user yet.
+            return Transferred(event_id="", desk_conversation_id=conversation_id, to_queue=await self._team_name(assignee_id))
+        if assignee.get("type") != "admin":
+            return None
+        name = await self._admin_name(assignee, part, notification)
+        if by_a_person:
+            return Transferred(event_id="", desk_conversation_id=conversation_id, to_agent=name)
+        return AgentJoined(event_id="", desk_conversation_id=conversation_id, agent_name=name)
 
     async def _admin_name(self, assignee: dict, part: webhooks.Part, notification: webhooks.Notification) -> Optional[str]:
         if isinstance(assignee.get("name"), str) and assignee["name"]:
@@ -474,12 +479,19 @@ class IntercomConnector(Connector, TakesWebhooks, ReportsAvailability, HostsTheB
         for admin in (notification.item.get("teammates") or {}).get("admins") or []:
             if isinstance(admin, dict) and str(admin.get("id")) == str(assignee.get("id")) and admin.get("name"):
                 return admin["name"]
+        return await self._name_of(f"/admins/{_segment(assignee['id'])}")
+
+    async def _team_name(self, team_id: str) -> Optional[str]:
+        """The team's name as Intercom shows it (the user is told where the chat goes)."""
+        return await self._name_of(f"/teams/{_segment(team_id)}")
+
+    async def _name_of(self, path: str) -> Optional[str]:
+        """The `name` of an admin or team; None when Intercom cannot say (the actions name nobody then)."""
         try:
-            # Quoted: the id comes from the notification and must stay one path segment.
-            found = await self.api.call("GET", f"/admins/{quote(str(assignee['id']), safe='')}")
+            found = await self.api.call("GET", path)
         except DeskError:
             return None
-        return found.get("name") if isinstance(found.get("name"), str) else None
+        return found.get("name") if isinstance(found.get("name"), str) and found["name"] else None
 
     async def _for_the_bot(self, notification: webhooks.Notification, conversation_id: str) -> list[DeskEvent]:
         """Messenger mode: what the user wrote, for the bot (the core decides if it goes)."""
@@ -492,8 +504,8 @@ class IntercomConnector(Connector, TakesWebhooks, ReportsAvailability, HostsTheB
         events: list[DeskEvent] = []
         for part in messages:
             text, images = to_text(part.body)
-            files = [a["url"] for a in part.attachments if isinstance(a.get("url"), str) and a["url"]]
-            if not text and not files and not images:
+            files = [*_files(part), *(Attachment(url) for url in images)]
+            if not text and not files:
                 continue
             email = part.author.email or contact.get("email")
             payload = await self.quick_reply_payload(conversation_id, part.metadata.get("quick_reply_uuid"), text)
@@ -502,13 +514,76 @@ class IntercomConnector(Connector, TakesWebhooks, ReportsAvailability, HostsTheB
                     event_id=f"{notification.id}:{part.id}",
                     desk_conversation_id=conversation_id,
                     text=text,
-                    attachments=tuple(Attachment(url) for url in files + images),
+                    attachments=tuple(files),
                     payload=payload,
                     email=email if isinstance(email, str) and email else None,
                     metadata={"intercom": {"conversation_id": conversation_id, "contact_id": part.author.id or contact.get("id")}},
                 )
             )
         return events
+
+
+def _agent_messages(notification: webhooks.Notification, conversation_id: str, bot: str) -> list[tuple[str, DeskEvent]]:
+    found: list[tuple[str, DeskEvent]] = []
+    for part in notification.parts():
+        if part.author.id == bot or part.author.type != "admin" or part.part_type not in _REPLY_PARTS:
+            continue
+        text, images = to_text(part.body)
+        urls = tuple([file.url for file in _files(part)] + images)
+        if text or urls:
+            message = AgentMessage(
+                event_id="", desk_conversation_id=conversation_id, text=text, agent_name=part.author.name, attachments=urls
+            )
+            found.append((part.id, message))
+    return found
+
+
+def _closes(notification: webhooks.Notification, conversation_id: str, bot: str) -> list[tuple[str, DeskEvent]]:
+    closers = [p for p in notification.parts() if p.part_type == "close"]
+    if closers and all(p.author.id == bot for p in closers):
+        return []  # The bot closed it: our side ended it already.
+    return [("close", ConversationClosed(event_id="", desk_conversation_id=conversation_id))]
+
+
+def _snoozes(notification: webhooks.Notification, conversation_id: str, bot: str) -> list[tuple[str, DeskEvent]]:
+    snoozers = [p for p in notification.parts() if p.part_type in ("snoozed", "snooze")]
+    if not snoozers:
+        # Told even without its part: the topic alone says the agent set it aside.
+        return [("snoozed", AgentSnoozed(event_id="", desk_conversation_id=conversation_id))]
+    return [
+        (part.id, AgentSnoozed(event_id="", desk_conversation_id=conversation_id, agent_name=part.author.name))
+        for part in snoozers
+        if part.author.id != bot
+    ]
+
+
+def _with_event_ids(notification_id: str, found: list[tuple[str, DeskEvent]]) -> list[DeskEvent]:
+    """Intercom redelivers a notification with the same id: that id (and the part's) is the event id."""
+    if len(found) == 1:
+        return [dataclasses.replace(found[0][1], event_id=notification_id)]
+    return [dataclasses.replace(event, event_id=f"{notification_id}:{key}") for key, event in found]
+
+
+def _files(part: webhooks.Part) -> list[Attachment]:
+    """The files attached to a part, with the name and type Intercom gives."""
+    return [
+        Attachment(a["url"], a.get("name") or None, a.get("content_type") or None)
+        for a in part.attachments
+        if isinstance(a.get("url"), str) and a["url"]
+    ]
+
+
+def _images_and_the_rest(attachments: tuple[Attachment, ...]) -> tuple[list[str], tuple[Attachment, ...]]:
+    """The image URLs a contact's reply can carry (`attachment_urls`: images, at most
+    ten), and the attachments left over."""
+    images = [a.url for a in attachments if _is_image(a)][:_MAX_ATTACHMENT_URLS]
+    return images, tuple(a for a in attachments if a.url not in images)
+
+
+def _is_image(attachment: Attachment) -> bool:
+    # A channel often gives no type: the file name in the URL tells it then.
+    kind = attachment.content_type or mimetypes.guess_type(urlsplit(attachment.url).path)[0] or ""
+    return kind.lower().startswith("image/")
 
 
 def _role(contact: dict[str, Any]) -> str:

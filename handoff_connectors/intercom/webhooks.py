@@ -169,7 +169,7 @@ def _check_part(entry: dict[str, Any], where: str) -> None:
     author = _field(entry, "author", where, _OBJECT) or {}
     _check_fields(author, f"{where}.author", ("type", "name", "email"), ("id",))
     for index, attachment in enumerate(_objects(entry, "attachments", where)):
-        _check_fields(attachment, f"{where}.attachments[{index}]", ("url",))
+        _check_fields(attachment, f"{where}.attachments[{index}]", ("url", "name", "content_type"))
     assigned = _field(entry, "assigned_to", where, _OBJECT) or {}
     _check_fields(assigned, f"{where}.assigned_to", ("type", "name"), ("id",))
     metadata = _field(entry, "metadata", where, _OBJECT) or {}

@@ -184,6 +184,14 @@ def _now() -> int:
     return int(time.time())
 
 
+def _uploads(reply: dict) -> list[dict]:
+    """The attachments of a reply's `attachment_urls`, as Intercom lists them on the part (images)."""
+    return [
+        {"type": "upload", "name": url.rsplit("/", 1)[-1], "url": url, "content_type": "image/png"}
+        for url in reply.get("attachment_urls") or []
+    ]
+
+
 def sign(secret: str, body: bytes) -> str:
     return "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
 
@@ -367,6 +375,7 @@ class FakeIntercom:
             ("GET", "/me"): self._me,
             ("GET", "/admins"): self._list_admins,
             ("GET", "/admins/{admin_id}"): self._get_admin,
+            ("GET", "/teams/{team_id}"): self._get_team,
             ("POST", "/contacts/search"): self._search_contacts,
             ("POST", "/contacts"): self._create_contact,
             ("POST", "/conversations"): self._create_conversation,
@@ -473,6 +482,14 @@ class FakeIntercom:
             return 404, self._error("admin_not_found", "Admin not found")
         return 200, self._admin_json(admin)
 
+    def _get_team(self, call: Call, team_id: str) -> tuple[int, Any]:
+        names = [name for name, known in self.teams.items() if known == team_id]
+        if not names:
+            return 404, self._error("team_not_found", "Team not found")
+        shaped = self.spec.example("/teams/{team_id}", "get")
+        shaped.update(id=team_id, name=names[0], admin_ids=[int(a.id) for a in self.admins.values() if int(team_id) in a.team_ids])
+        return 200, shaped
+
     def _search_contacts(self, call: Call) -> tuple[int, Any]:
         query = call.body.get("query") or {}
         if query.get("field") != "email" or query.get("operator") != "=":
@@ -531,17 +548,15 @@ class FakeIntercom:
                 metadata = {"quick_reply_options": body.get("reply_options") or []}
             elif body["message_type"] in ("comment", "note") and not body.get("body"):
                 self._violation(f"admin {body['message_type']} without a body")
-            attachments = [
-                {"type": "upload", "name": url.rsplit("/", 1)[-1], "url": url, "content_type": "image/png"}
-                for url in body.get("attachment_urls") or []
-            ]
-            part = self._part(body["message_type"], self._author(admin), body.get("body"), metadata=metadata, attachments=attachments)
+            part = self._part(
+                body["message_type"], self._author(admin), body.get("body"), metadata=metadata, attachments=_uploads(body)
+            )
             topic = "conversation.admin.noted" if body["message_type"] == "note" else "conversation.admin.replied"
         else:
             contact = self.contacts.get(str(body.get("intercom_user_id")))
             if contact is None or contact.id != conversation.contact_id:
                 return 404, self._error("not_found", "User Not Found")
-            part = self._part("comment", self._author(contact), body.get("body"))
+            part = self._part("comment", self._author(contact), body.get("body"), attachments=_uploads(body))
             topic = "conversation.user.replied"
             if conversation.state == "closed":
                 conversation.state = "open"

@@ -15,6 +15,7 @@ import pytest
 
 from handoff_connectors.core.config import ConfigError, parse_config
 from handoff_connectors.core.contract import (
+    Attachment,
     CloseReason,
     DeskError,
     HandoffRequest,
@@ -194,6 +195,39 @@ async def test_a_user_message_becomes_the_contacts_reply(connector: IntercomConn
     )
     [comment] = fake.parts(conversation_id, "comment")
     assert comment["author"]["id"] == contact_id
+
+
+async def test_a_users_images_become_intercom_attachments_and_other_files_links(
+    connector: IntercomConnector, fake: FakeIntercom
+) -> None:
+    conversation_id = await connector.start(request())
+    files = (
+        Attachment("https://files.example/screen.png"),  # an image by its name
+        Attachment("https://files.example/f/8812", "photo", "image/jpeg"),  # an image by the type the channel gave
+        Attachment("https://files.example/receipt.pdf", "receipt.pdf", "application/pdf"),
+    )
+
+    await connector.send(conversation_id, UserMessage("m-3", "the receipt and a screenshot", 1767261100.0, files))
+
+    [reply] = fake.calls_to("POST", "/conversations/{conversation_id}/reply")[-1:]
+    assert reply.body["attachment_urls"] == ["https://files.example/screen.png", "https://files.example/f/8812"]
+    assert reply.body["body"] == (
+        "<p>the receipt and a screenshot</p>"
+        '<p><a href="https://files.example/receipt.pdf">https://files.example/receipt.pdf</a></p>'
+    )
+    [comment] = fake.parts(conversation_id, "comment")
+    assert [a["url"] for a in comment["attachments"]] == ["https://files.example/screen.png", "https://files.example/f/8812"]
+
+
+async def test_images_past_the_ten_intercom_takes_reach_the_agent_as_links(connector: IntercomConnector, fake: FakeIntercom) -> None:
+    conversation_id = await connector.start(request())
+    images = tuple(Attachment(f"https://files.example/page-{n}.jpg") for n in range(12))
+
+    await connector.send(conversation_id, UserMessage("m-4", "", 1767261100.0, images))
+
+    [reply] = fake.calls_to("POST", "/conversations/{conversation_id}/reply")[-1:]
+    assert reply.body["attachment_urls"] == [a.url for a in images[:10]]
+    assert reply.body["body"] == "".join(f'<p><a href="{a.url}">{a.url}</a></p>' for a in images[10:])
 
 
 async def test_send_finds_the_contact_from_the_conversation_when_it_was_not_recorded(

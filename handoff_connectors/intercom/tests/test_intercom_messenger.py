@@ -1,7 +1,9 @@
-"""Messenger mode's relay: Intercom user messages to Rasa's REST channel and the bot's answers back.
+"""Messenger mode on the core's bot-inside-the-desk: Intercom user messages to Rasa's REST channel and the bot's answers back.
 
 Rasa's REST channel is a local recording server here (the real one is in
-tests/e2e/test_intercom.py); Intercom is the spec-checking fake.
+tests/e2e/test_intercom_messenger.py); Intercom is the spec-checking fake.
+Notifications go through `parse_webhook` and `HandoffService.accept`, as the
+sidecar takes them; the core's pump drains the bot's queues.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from typing import Any, AsyncIterator
 import pytest
 
 from handoff_connectors.core.config import parse_config
+from handoff_connectors.core.desk_bot import BOT_IN, BOT_OUT
 from handoff_connectors.core.handoffs import TO_DESK, HandoffService
+from handoff_connectors.core.pump import Pump
 from handoff_connectors.core.store import SqliteStore
 from handoff_connectors.intercom import IntercomConnector, sender_for
 from tests.support.http_recorder import Recorded, RecordingServer
@@ -66,10 +70,25 @@ async def wired(fake: FakeIntercom, store: SqliteStore, bot: Bot, tmp_path) -> A
         }},
     })
     connector = IntercomConnector(config.connectors.intercom, store)
-    service = HandoffService(store, connector)
-    await connector.attach_sidecar(service, config)
+    service = HandoffService(store, connector, rasa_url=config.rasa.url, rasa_timeout=config.rasa.timeout)
+    # The sidecar's pump over the bot's two queues; the tests move the desk outbox themselves.
+    pump = Pump(
+        store,
+        [(prefix, drain) for prefix, drain in service.queues() if prefix in (BOT_IN, BOT_OUT)],
+        config.sidecar.poll_interval,
+        config.sidecar.max_retry_delay,
+    )
+    pump.start()
     yield connector, service
+    await pump.stop()
+    await service.aclose()
     await connector.aclose()
+
+
+async def sidecar_takes(service: HandoffService, request) -> None:
+    """What the sidecar does with a notification: read it, queue its events."""
+    for event in (await service.connector.parse_webhook(request)).events:
+        await service.accept(event)
 
 
 async def until(condition, timeout: float = 10.0) -> None:
@@ -85,11 +104,11 @@ def bot_parts(fake: FakeIntercom, conversation_id: str) -> list[dict]:
 
 
 async def test_a_new_messenger_conversation_is_answered_by_the_bot(wired, fake: FakeIntercom, bot: Bot) -> None:
-    connector, _ = wired
+    _, service = wired
     contact = fake.add_contact("ana@example.com", name="Ana")
     conversation_id, notification = fake.user_starts(contact, "hello there", send=False)
 
-    await connector.parse_webhook(signed(notification))
+    await sidecar_takes(service, signed(notification))
     await until(lambda: len(bot_parts(fake, conversation_id)) == 3)
 
     [sent] = bot.messages()
@@ -104,13 +123,13 @@ async def test_a_new_messenger_conversation_is_answered_by_the_bot(wired, fake: 
 
 
 async def test_a_redelivered_notification_is_answered_once(wired, fake: FakeIntercom, bot: Bot) -> None:
-    connector, _ = wired
+    _, service = wired
     contact = fake.add_contact("ana@example.com")
     conversation_id, _ = fake.user_starts(contact, "hi", send=False)
     notification = fake.user_replies(conversation_id, "what are your hours?", send=False)
 
     for _ in range(2):
-        await connector.parse_webhook(signed(notification))
+        await sidecar_takes(service, signed(notification))
     await until(lambda: len(bot_parts(fake, conversation_id)) == 3)
     await asyncio.sleep(0.3)
 
@@ -128,27 +147,26 @@ async def test_during_a_handoff_the_bot_stays_quiet_but_its_own_end_button_works
     await service.open(sender_for(conversation_id), "ana@example.com", "en", [], "a human please", routing="billing")
     posted = len(bot_parts(fake, conversation_id))
 
-    await connector.parse_webhook(signed(fake.user_replies(conversation_id, "hello? anyone?", send=False)))
+    await sidecar_takes(service, signed(fake.user_replies(conversation_id, "hello? anyone?", send=False)))
     await asyncio.sleep(0.5)
     assert bot.messages() == []
     assert len(bot_parts(fake, conversation_id)) == posted
 
-    await connector.parse_webhook(signed(fake.user_replies(conversation_id, "End chat", quick_reply_uuid=end_uuid, send=False)))
+    await sidecar_takes(service, signed(fake.user_replies(conversation_id, "End chat", quick_reply_uuid=end_uuid, send=False)))
     await until(lambda: bot.messages())
     assert [m["message"] for m in bot.messages()] == ["/handoff_end"]
     await until(lambda: len(bot_parts(fake, conversation_id)) == posted + 1)
 
 
 async def test_after_the_handoff_the_bot_answers_again(wired, fake: FakeIntercom, bot: Bot) -> None:
-    connector, service = wired
+    _, service = wired
     contact = fake.add_contact("ana@example.com")
     conversation_id, _ = fake.user_starts(contact, "hi", send=False)
     handoff = await service.open(sender_for(conversation_id), "ana@example.com", "en", [], "a human please")
     await service.deliver_to_desk(TO_DESK + handoff.handoff_id)  # what the sidecar's pump does
 
-    for event in (await connector.parse_webhook(signed(fake.agent_closes(conversation_id, fake.admins["8100002"], send=False)))).events:
-        await service.accept(event)
-    await connector.parse_webhook(signed(fake.user_replies(conversation_id, "one more question", send=False)))
+    await sidecar_takes(service, signed(fake.agent_closes(conversation_id, fake.admins["8100002"], send=False)))
+    await sidecar_takes(service, signed(fake.user_replies(conversation_id, "one more question", send=False)))
 
     await until(lambda: bot.messages())
     assert [m["message"] for m in bot.messages()] == ["one more question"]
@@ -157,13 +175,13 @@ async def test_after_the_handoff_the_bot_answers_again(wired, fake: FakeIntercom
 async def test_rasa_down_delays_the_message_and_intercom_down_never_asks_rasa_twice(
     wired, fake: FakeIntercom, bot: Bot
 ) -> None:
-    connector, _ = wired
+    _, service = wired
     contact = fake.add_contact("ana@example.com")
     conversation_id, _ = fake.user_starts(contact, "hi", send=False)
     bot.failing = [503, 503]
     fake.fail("POST", rf"^/conversations/{conversation_id}/reply$", 503, times=2)
 
-    await connector.parse_webhook(signed(fake.user_replies(conversation_id, "are you there?", send=False)))
+    await sidecar_takes(service, signed(fake.user_replies(conversation_id, "are you there?", send=False)))
 
     await until(lambda: len(bot_parts(fake, conversation_id)) == 3, timeout=15)
     assert [m["message"] for m in bot.messages()] == ["are you there?"]

@@ -14,15 +14,18 @@ import pytest
 
 from handoff_connectors.core.contract import (
     AgentJoined,
+    CloseReason,
     AgentMessage,
     AgentSnoozed,
     ConversationClosed,
+    Transferred,
     WebhookRejected,
 )
+from handoff_connectors.core.desk_bot import BOT_IN
 from handoff_connectors.core.handoffs import TO_DESK, TO_RASA, HandoffService
 from handoff_connectors.core.store import SqliteStore
 from handoff_connectors.intercom import IntercomConnector
-from handoff_connectors.intercom.connector import BOT_QUEUE, CONVERSATION_KEY
+from handoff_connectors.intercom.connector import CONVERSATION_KEY
 from handoff_connectors.intercom.webhooks import signature
 
 from .conftest import (
@@ -54,7 +57,7 @@ async def offline(store: SqliteStore):
 
 async def events_of(connector: IntercomConnector, name: str):
     reply = await connector.parse_webhook(signed(fixture_bytes(name)))
-    assert reply.status == 200
+    assert reply.reply.status == 200
     return reply.events
 
 
@@ -112,7 +115,7 @@ async def test_the_signature_is_checked_before_the_body_is_read(offline: Interco
 
 async def test_intercoms_head_check_is_answered_without_a_signature(offline: IntercomConnector) -> None:
     reply = await offline.parse_webhook(signed(b"", signature="", method="HEAD"))
-    assert reply.status == 200 and reply.events == []
+    assert reply.reply.status == 200 and reply.events == []
 
 
 @pytest.mark.parametrize(
@@ -184,9 +187,49 @@ async def test_an_agent_close_ends_the_handoff(offline: IntercomConnector, store
     assert isinstance(event, ConversationClosed)
     assert event.desk_conversation_id == FIXTURE_CONVERSATION
     assert event.event_id == fixture_json("admin_closed.json")["id"]
+
+
+async def test_reading_a_close_writes_nothing_so_intercoms_retry_finds_the_conversation(
+    offline: IntercomConnector, store: SqliteStore
+) -> None:
+    # Should queueing the close fail, the sidecar answers 503 and Intercom sends it again.
+    first = await events_of(offline, "admin_closed.json")
+    again = await events_of(offline, "admin_closed.json")
+
+    assert first == again and isinstance(again[0], ConversationClosed)
+    assert await store.get(CONVERSATION_KEY + FIXTURE_CONVERSATION) is not None
+
+
+async def test_after_an_agent_close_a_late_reply_reaches_nobody(
+    connector: IntercomConnector, store: SqliteStore, fake: FakeIntercom
+) -> None:
+    service = HandoffService(store, connector)
+    handoff = await service.open("user-1", "ana@example.com", "en", [], "I need a person")
+    await service.deliver_to_desk(TO_DESK + handoff.handoff_id)  # what the sidecar's pump does
+    conversation_id = (await service.record(handoff.handoff_id)).desk_conversation_id
+    marta = fake.admins["8100002"]
+
+    for event in (await connector.parse_webhook(signed(fake.agent_closes(conversation_id, marta, send=False)))).events:
+        assert await service.accept(event)
+    assert await service.active("user-1") is None
+
     # It is no handoff of ours any more: a late reply is ignored, not an error.
-    assert await store.get(CONVERSATION_KEY + FIXTURE_CONVERSATION) is None
-    assert await events_of(offline, "admin_replied.json") == []
+    late = (await connector.parse_webhook(signed(fake.agent_replies(conversation_id, marta, "<p>Still there?</p>", send=False))))
+    assert late.reply.status == 200
+    assert [await service.accept(event) for event in late.events] == [False]
+    await store.pop(TO_RASA + "user-1", (await store.peek(TO_RASA + "user-1"))["id"])  # the close
+    assert await store.peek(TO_RASA + "user-1") is None
+
+
+async def test_our_own_close_forgets_the_conversation(connector: IntercomConnector, store: SqliteStore, fake: FakeIntercom) -> None:
+    contact = fake.add_contact("ana@example.com")
+    conversation_id, _ = fake.user_starts(contact, "hello", send=False)
+    await handed_off(store, conversation_id)
+
+    await connector.close(conversation_id, CloseReason.USER_CLOSED)
+
+    assert await store.get(CONVERSATION_KEY + conversation_id) is None
+    assert (await connector.parse_webhook(signed(fake.agent_replies(conversation_id, fake.admins["8100002"], "<p>Hi</p>", send=False)))).events == []
 
 
 async def test_a_snooze_tells_the_user_and_keeps_the_handoff(offline: IntercomConnector, store: SqliteStore) -> None:
@@ -205,11 +248,30 @@ async def test_an_agent_taking_the_conversation_joins(offline: IntercomConnector
     assert event.event_id == fixture_json("admin_assigned.json")["id"]
 
 
-async def test_a_transfer_to_another_agent_names_the_new_agent(offline: IntercomConnector) -> None:
+async def test_an_agent_passing_it_to_another_agent_transfers_to_the_new_agent(offline: IntercomConnector) -> None:
     [event] = await events_of(offline, "admin_assigned_transfer.json")
 
-    assert isinstance(event, AgentJoined)
-    assert event.agent_name == "Jonas Weber"
+    assert isinstance(event, Transferred)
+    assert event.to_agent == "Jonas Weber" and event.to_queue is None
+    assert event.event_id == fixture_json("admin_assigned_transfer.json")["id"]
+
+
+async def test_an_agent_passing_it_to_a_team_transfers_to_the_team_by_its_intercom_name(
+    connector: IntercomConnector, store: SqliteStore, fake: FakeIntercom
+) -> None:
+    await handed_off(store)
+
+    [event] = (await connector.parse_webhook(signed(fixture_bytes("admin_assigned_team_transfer.json")))).events
+
+    assert isinstance(event, Transferred)
+    assert event.to_queue == "support" and event.to_agent is None
+    assert [c.path for c in fake.calls_to("GET", "/teams/{team_id}")] == ["/teams/6100009"]
+
+
+async def test_a_team_transfer_is_still_told_when_intercom_cannot_name_the_team(offline: IntercomConnector) -> None:
+    [event] = await events_of(offline, "admin_assigned_team_transfer.json")
+
+    assert isinstance(event, Transferred) and event.to_queue is None
 
 
 async def test_a_transfer_names_the_agent_from_the_api_when_the_notification_does_not(
@@ -221,7 +283,7 @@ async def test_a_transfer_names_the_agent_from_the_api_when_the_notification_doe
 
     reply = await connector.parse_webhook(signed(payload))
 
-    assert [e.agent_name for e in reply.events] == ["Jonas Weber"]
+    assert [e.to_agent for e in reply.events] == ["Jonas Weber"]
     assert [c.path for c in fake.calls_to("GET", "/admins/{admin_id}")] == ["/admins/8100003"]
 
 
@@ -241,7 +303,7 @@ async def test_a_conversation_that_is_no_handoff_of_ours_is_ignored_with_200(sto
         reply = await made.parse_webhook(signed(fixture_bytes("admin_replied.json")))
     finally:
         await made.aclose()
-    assert reply.status == 200 and reply.events == []
+    assert reply.reply.status == 200 and reply.events == []
 
 
 async def test_the_same_notification_twice_has_the_same_event_id(offline: IntercomConnector) -> None:
@@ -282,6 +344,13 @@ async def messenger_offline(store: SqliteStore):
     await made.aclose()
 
 
+async def queued_for_the_bot(connector: IntercomConnector, store: SqliteStore, name: str) -> None:
+    """Parse a fixture and queue its events the way the sidecar does (Rasa is not asked here)."""
+    service = HandoffService(store, connector, rasa_url="http://127.0.0.1:9")
+    for event in await events_of(connector, name):
+        assert await service.accept(event)
+
+
 async def test_in_messenger_mode_agent_replies_are_not_echoed(messenger_offline: IntercomConnector, store: SqliteStore) -> None:
     await handed_off(store, messenger=True)
     assert await events_of(messenger_offline, "admin_replied.json") == []
@@ -293,35 +362,41 @@ async def test_in_messenger_mode_agent_replies_are_not_echoed(messenger_offline:
 async def test_in_messenger_mode_a_new_conversation_is_queued_for_the_bot(
     messenger_offline: IntercomConnector, store: SqliteStore
 ) -> None:
-    assert await events_of(messenger_offline, "user_created.json") == []
+    await queued_for_the_bot(messenger_offline, store, "user_created.json")
 
-    item = await store.peek(BOT_QUEUE + FIXTURE_MESSENGER_CONVERSATION)
+    item = await store.peek(BOT_IN + FIXTURE_MESSENGER_CONVERSATION)
     assert item["text"] == "Hello, do you ship to Portugal?"
     assert item["conversation_id"] == FIXTURE_MESSENGER_CONVERSATION
     assert item["email"] == "ana@example.com"
-    assert item["contact_id"] == "665f1c2a9b3e4d0012ab34cd"
+    assert item["metadata"]["intercom"]["contact_id"] == "665f1c2a9b3e4d0012ab34cd"
 
 
 async def test_in_messenger_mode_replies_quick_replies_and_files_are_queued_once(
     messenger_offline: IntercomConnector, store: SqliteStore
 ) -> None:
+    # The bot offered the quick reply the fixture picks.
+    await messenger_offline._remember_quick_replies(
+        FIXTURE_MESSENGER_CONVERSATION, {"3f1c2b7a-9d84-4e1f-a6b2-5c0d9e8f7a61": {"title": "End chat", "payload": "/handoff_end"}}
+    )
     for name in ("user_replied.json", "user_replied.json", "user_replied_quick_reply.json", "user_replied_with_file.json"):
-        await events_of(messenger_offline, name)
+        await queued_for_the_bot(messenger_offline, store, name)
 
-    queue = BOT_QUEUE + FIXTURE_MESSENGER_CONVERSATION
+    queue = BOT_IN + FIXTURE_MESSENGER_CONVERSATION
     items = []
     while (item := await store.peek(queue)) is not None:
         items.append(item)
         await store.pop(queue, item["id"])
     assert [i["text"] for i in items] == ["I want to talk to a human & fast", "End chat", "Here is the receipt"]
-    assert items[1]["quick_reply_uuid"] == "3f1c2b7a-9d84-4e1f-a6b2-5c0d9e8f7a61"
-    assert items[2]["attachments"] == ["https://downloads.intercomcdn.example/i/o/9920/receipt.jpg"]
+    assert items[1]["payload"] == "/handoff_end"
+    assert items[2]["attachments"] == [
+        {"url": "https://downloads.intercomcdn.example/i/o/9920/receipt.jpg", "name": "receipt.jpg", "content_type": "image/jpeg"}
+    ]
 
 
 async def test_in_channel_mode_user_messages_are_not_for_the_bot(offline: IntercomConnector, store: SqliteStore) -> None:
     # In channel mode they are the user's own messages, which we posted for them.
     assert await events_of(offline, "user_replied.json") == []
-    assert await store.peek(BOT_QUEUE + FIXTURE_MESSENGER_CONVERSATION) is None
+    assert await store.peek(BOT_IN + FIXTURE_MESSENGER_CONVERSATION) is None
 
 
 # ======================================================================
