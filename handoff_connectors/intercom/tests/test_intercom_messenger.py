@@ -14,8 +14,7 @@ from typing import Any, AsyncIterator
 import pytest
 
 from handoff_connectors.core.config import parse_config
-from handoff_connectors.core.desk_bot import BOT_IN, BOT_OUT
-from handoff_connectors.core.handoffs import TO_DESK, HandoffService
+from handoff_connectors.core.handoffs import BOT_IN, BOT_OUT, TO_DESK, HandoffService
 from handoff_connectors.core.pump import Pump
 from handoff_connectors.core.store import SqliteStore
 from handoff_connectors.intercom import IntercomConnector, sender_for

@@ -21,8 +21,7 @@ from handoff_connectors.core.contract import (
     Transferred,
     WebhookRejected,
 )
-from handoff_connectors.core.desk_bot import BOT_IN
-from handoff_connectors.core.handoffs import TO_DESK, TO_RASA, HandoffService
+from handoff_connectors.core.handoffs import BOT_IN, TO_DESK, TO_RASA, HandoffService
 from handoff_connectors.core.store import SqliteStore
 from handoff_connectors.intercom import IntercomConnector
 from handoff_connectors.intercom.connector import CONVERSATION_KEY
