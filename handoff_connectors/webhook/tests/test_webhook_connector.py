@@ -17,13 +17,15 @@ from typing import Any, AsyncIterator, Iterator
 
 import pytest
 
-from handoff_connectors.core.config import WebhookConnectorSettings
+from handoff_connectors.webhook.settings import WebhookConnectorSettings
 from handoff_connectors.core.contract import (
     AgentMessage,
+    Attachment,
     CloseReason,
     ConversationClosed,
     DeskError,
     HandoffRequest,
+    HttpReply,
     ServiceStatus,
     Speaker,
     Turn,
@@ -35,7 +37,7 @@ from handoff_connectors.webhook import CLOSE_PATH, RECEIVE_PATH, WebhookConnecto
 from tests.support.http_recorder import Recorded, RecordingServer
 from tests.support.reference_desk import ReferenceDesk, protocol_errors
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REPO_ROOT = Path(__file__).resolve().parents[3]
 NOTES = REPO_ROOT / ".." / "shared" / "reference" / "gptbots-webhook" / "NOTES.md"
 
@@ -89,8 +91,7 @@ async def test_agent_reply_becomes_an_agent_message(connector: WebhookConnector)
 
     reply = await connector.parse_webhook(inbound(RECEIVE_PATH, fixture_bytes("agent_reply.json")))
 
-    assert reply.status == 200
-    assert reply.body == {"code": 0, "message": "ok"}
+    assert reply.reply == HttpReply(200, {"code": 0, "message": "ok"})
     [event] = reply.events
     assert isinstance(event, AgentMessage)
     assert event.desk_conversation_id == CONVERSATION == payload["conversation_id"]
@@ -169,11 +170,23 @@ async def test_unusable_message_id_falls_back_to_the_fingerprint(
 async def test_agent_close_becomes_conversation_closed(connector: WebhookConnector) -> None:
     reply = await connector.parse_webhook(inbound(CLOSE_PATH, fixture_bytes("agent_close.json")))
 
-    assert reply.status == 200
+    assert reply.reply == HttpReply(200, {"code": 0, "message": "ok"})
     [event] = reply.events
     assert isinstance(event, ConversationClosed)
     assert event.desk_conversation_id == CONVERSATION
     assert event.event_id == f"close:{CONVERSATION}"
+
+
+@pytest.mark.parametrize("path, fixture", [(RECEIVE_PATH, "agent_reply.json"), (CLOSE_PATH, "agent_close.json")])
+async def test_a_call_for_no_live_handoff_is_answered_404_so_the_desk_stops_retrying(
+    connector: WebhookConnector, path: str, fixture: str
+) -> None:
+    # The sidecar answers `when_unknown` when no live handoff owns the conversation.
+    reply = await connector.parse_webhook(inbound(path, fixture_bytes(fixture)))
+
+    assert reply.when_unknown is not None
+    assert reply.when_unknown.status == 404
+    assert reply.when_unknown.body["code"] == 404
 
 
 async def test_a_repeated_close_is_the_same_event(connector: WebhookConnector) -> None:
@@ -432,6 +445,24 @@ async def test_send_posts_the_documented_chat_body(outbound: WebhookConnector, d
     assert (call.method, call.path) == ("POST", "/chat")
     assert protocol_errors(call) == []
     assert call.json() == {"conversation_id": "conv-1", "timestamp": 1767225100250, "body": "It is order 123"}
+
+
+async def test_user_files_go_as_links_after_the_text_in_the_chat_body(
+    outbound: WebhookConnector, desk: RecordingServer
+) -> None:
+    files = (
+        Attachment("https://files.example.com/receipt.pdf", "receipt.pdf", "application/pdf"),
+        Attachment("https://files.example.com/box.jpg"),
+    )
+
+    await outbound.send("conv-1", UserMessage("m1", "Here is the receipt", 1767225100.25, attachments=files))
+    await outbound.send("conv-1", UserMessage("m2", "", 1767225101.0, attachments=files[1:]))
+
+    assert [protocol_errors(call) for call in desk.requests] == [[], []]
+    assert [call.json()["body"] for call in desk.requests] == [
+        "Here is the receipt\nhttps://files.example.com/receipt.pdf\nhttps://files.example.com/box.jpg",
+        "https://files.example.com/box.jpg",
+    ]
 
 
 @pytest.mark.parametrize(
