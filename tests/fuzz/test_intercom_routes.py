@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
 from handoff_connectors.core.store import SqliteStore
+from handoff_connectors import intercom
 from handoff_connectors.intercom import WEBHOOK_PATH
 from handoff_connectors.intercom.connector import CONVERSATION_KEY, sender_for
 
@@ -34,7 +35,7 @@ from .strategies import CHUNKED, Payload, fuzzed_body, header_lists, noises, str
 from .sweep import swept_bodies
 from .wire import EXAMPLES, FORGED_GRACE, Call, Headers, Run, Target, check, fuzz, print_runs, sweep
 
-FIXTURES = Path(__file__).resolve().parents[1] / "connectors" / "intercom" / "fixtures"
+FIXTURES = Path(intercom.__file__).resolve().parent / "fixtures"
 # Every well-formed notification among the fixtures: replies, notes, closes, assignments, user messages.
 TEMPLATES = tuple(
     json.loads(path.read_text(encoding="utf-8"))
@@ -65,8 +66,8 @@ def report_runs() -> Iterator[None]:
 class Records:
     """Keeps the connector's record of some conversations in the store, as a handoff would have left it.
 
-    Why: a close notification makes the connector forget its conversation, and
-    without the record the notification parser stops short; opening a real
+    Why: without the record the notification parser stops short, and a
+    handoff that ends on our side (a timeout) forgets it; opening a real
     handoff through the fake Intercom before every case would cost ~100 ms.
     """
 
