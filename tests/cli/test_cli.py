@@ -69,14 +69,32 @@ def test_check_config_names_the_field_and_hides_the_value(tmp_path: Path):
     assert "sk-very-secret-1" not in result.stdout
 
 
+def status_lines(result: subprocess.CompletedProcess) -> dict[str, str]:
+    return dict(line.split(None, 1) for line in result.stdout.strip().splitlines() if not line.startswith("20"))
+
+
 def test_status_reports_every_connector(tmp_path: Path):
     with RecordingServer(lambda request: (200, {"ok": True})) as desk:
         config = webhook_config(tmp_path, desk.url)
+        settings = yaml.safe_load(config.read_text())
+        settings["connectors"]["local"] = {"token": "inbox-token"}
+        config.write_text(yaml.safe_dump(settings))
         result = rasa_handoff("status", "--config", str(config), cwd=tmp_path)
-    lines = dict(line.split(None, 1) for line in result.stdout.strip().splitlines() if not line.startswith("20"))
+    lines = status_lines(result)
     assert lines["webhook"] == "Available (in use)"
     assert lines["local"] == "Available"
     assert lines["intercom"] == "Not configured"
+    assert result.returncode == 0
+
+
+def test_a_desk_without_a_section_that_is_not_in_use_is_not_configured(tmp_path: Path):
+    with RecordingServer(lambda request: (200, {"ok": True})) as desk:
+        config = webhook_config(tmp_path, desk.url)
+        result = rasa_handoff("status", "--config", str(config), cwd=tmp_path)
+    lines = status_lines(result)
+    # Even the local inbox, which needs no setting to run, is not checked when nobody set it up.
+    assert lines["local"] == lines["intercom"] == "Not configured"
+    assert lines["webhook"] == "Available (in use)"
     assert result.returncode == 0
 
 
