@@ -244,6 +244,8 @@ class IntercomConnector(Connector, TakesWebhooks, ReportsAvailability, HostsTheB
         about = [f"email: {request.email or 'unknown'}", f"language: {request.language}"]
         if request.routing:
             about.append(f"routing: {request.routing}")
+        # The facts `escalation.attributes` collects, where the agent reads them first.
+        about += [f"{name}: {value}" for name, value in request.attributes.items()]
         lines = [f"<p><b>Handoff from the bot</b> ({html.escape(', '.join(about))})</p>"]
         for turn in request.transcript:
             lines.append(f"<p><b>{who[turn.speaker]}:</b> {_one_line(turn.text)}</p>")

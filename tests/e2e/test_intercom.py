@@ -121,6 +121,10 @@ def test_a_handoff_to_intercom_from_request_to_agent_close(deployment: Deploymen
     user.say("ok, I'll wait", expect=0)
     intercom.wait_for(lambda: len(intercom.parts(conversation_id, "comment", author_id=conversation.contact_id)) == 2, what="the second reply")
 
+    # Marta passes it to Jonas: the user is told, the handoff goes on.
+    intercom.agent_assigns(conversation_id, by=marta, to=intercom.admins[JONAS.id])
+    assert user.next_messages(1) == ["You're being transferred to Jonas Weber."]
+
     # The agent closes: the user is told and the bot is back.
     intercom.agent_closes(conversation_id, marta)
     assert user.next_messages(1) == ["The agent has ended the chat. I'm back if you need anything else."]
@@ -168,7 +172,7 @@ def test_a_forged_agent_reply_reaches_nobody(deployment: Deployment, intercom: F
     assert user.next_messages(1) == ["The agent has ended the chat. I'm back if you need anything else."]
 
 
-def test_a_users_file_reaches_the_agent_as_a_link(deployment: Deployment, intercom: FakeIntercom):
+def test_a_users_file_reaches_the_agent_as_a_link_and_an_image_as_an_attachment(deployment: Deployment, intercom: FakeIntercom):
     user = deployment.new_user()
     # The REST channel keeps message metadata, where a channel puts the URL of a file the user sent.
     user.say_rest("I want to talk to a human", metadata={"email": "di.intercom@example.com"})
@@ -183,6 +187,13 @@ def test_a_users_file_reaches_the_agent_as_a_link(deployment: Deployment, interc
     assert reply["body"] == (
         '<p>here is my receipt</p><p><a href="https://files.example/receipt-7731.pdf">https://files.example/receipt-7731.pdf</a></p>'
     )
+
+    # An image is attached to the contact's reply, where the agent sees it.
+    user.say_rest("and the damaged box", metadata={"attachments": [{"url": "https://files.example/box-7731.jpg"}]})
+    intercom.wait_for(lambda: len(intercom.parts(conversation_id, "comment", author_id=contact_id)) == 2, what="the user's image")
+    photo = intercom.parts(conversation_id, "comment", author_id=contact_id)[-1]
+    assert photo["body"] == "<p>and the damaged box</p>"
+    assert [a["url"] for a in photo["attachments"]] == ["https://files.example/box-7731.jpg"]
     user.say_rest("end chat")
     intercom.wait_for(lambda: intercom.conversations[conversation_id].state == "closed", what="the close")
     time.sleep(0.2)

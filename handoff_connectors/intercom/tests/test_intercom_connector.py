@@ -91,6 +91,13 @@ async def test_start_creates_the_contact_and_the_conversation_with_notes_and_tea
     assert [p["part_type"] for p in fake.parts(conversation_id)] == ["note", "assignment", "note"]
 
 
+async def test_the_handoffs_attributes_are_in_the_transcript_note_escaped(connector: IntercomConnector, fake: FakeIntercom) -> None:
+    conversation_id = await connector.start(request(attributes={"plan": "Pro <annual>", "order": "7731"}))
+
+    transcript, _ = fake.parts(conversation_id, "note")
+    assert "plan: Pro &lt;annual&gt;, order: 7731" in transcript["body"]
+
+
 async def test_every_call_carries_the_token_and_the_pinned_version(connector: IntercomConnector, fake: FakeIntercom) -> None:
     await connector.start(request())
     assert fake.calls
