@@ -45,6 +45,13 @@ async def handed_off(store: SqliteStore, conversation_id: str = FIXTURE_CONVERSA
     await store.put(CONVERSATION_KEY + conversation_id, {"handoff_id": "h-1", "contact_id": "c-1", "messenger": messenger})
 
 
+async def started(service: HandoffService, sender_id: str) -> str:
+    """A handoff opened as the action does and started in Intercom as the sidecar's pump does: its conversation."""
+    handoff = await service.open(sender_id, "ana@example.com", "en", [], "I need a person")
+    await service.deliver_to_desk(TO_DESK + handoff.handoff_id)
+    return (await service.record(handoff.handoff_id)).desk_conversation_id
+
+
 @pytest.fixture
 async def offline(store: SqliteStore):
     # No Intercom reachable: parsing must not need the API (the bot's admin id is configured).
@@ -203,9 +210,7 @@ async def test_after_an_agent_close_a_late_reply_reaches_nobody(
     connector: IntercomConnector, store: SqliteStore, fake: FakeIntercom
 ) -> None:
     service = HandoffService(store, connector)
-    handoff = await service.open("user-1", "ana@example.com", "en", [], "I need a person")
-    await service.deliver_to_desk(TO_DESK + handoff.handoff_id)  # what the sidecar's pump does
-    conversation_id = (await service.record(handoff.handoff_id)).desk_conversation_id
+    conversation_id = await started(service, "user-1")
     marta = fake.admins["8100002"]
 
     for event in (await connector.parse_webhook(signed(fake.agent_closes(conversation_id, marta, send=False)))).events:
@@ -316,10 +321,8 @@ async def test_a_redelivered_notification_reaches_rasa_once(
     connector: IntercomConnector, store: SqliteStore, fake: FakeIntercom
 ) -> None:
     service = HandoffService(store, connector)
-    handoff = await service.open("user-1", "ana@example.com", "en", [], "I need a person")
-    await service.deliver_to_desk(TO_DESK + handoff.handoff_id)  # what the sidecar's pump does
-    record = await service.record(handoff.handoff_id)
-    notification = fake.agent_replies(record.desk_conversation_id, fake.admins["8100002"], "<p>Hello</p>", send=False)
+    conversation_id = await started(service, "user-1")
+    notification = fake.agent_replies(conversation_id, fake.admins["8100002"], "<p>Hello</p>", send=False)
 
     for _ in range(2):  # Intercom retries a notification with the same id
         for event in (await connector.parse_webhook(signed(notification))).events:
