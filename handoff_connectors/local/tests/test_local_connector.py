@@ -7,7 +7,7 @@ the sidecar and the inbox page share the desk through the store.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import replace
 
 import pytest
 
@@ -22,31 +22,19 @@ from handoff_connectors.core.contract import (
     DeskEvent,
     HandoffRequest,
     ServiceStatus,
-    Speaker,
-    Turn,
     UserMessage,
 )
 from handoff_connectors.local import LocalConnector
 from handoff_connectors.local.inbox import Inbox
 from handoff_connectors.local.settings import LocalConnectorSettings
+from handoff_connectors.testing import a_request as kit_request
 
 TOKEN = "inbox-token-5be1d0"
 
 
-def a_request(handoff_id: str = "h-1", **fields: Any) -> HandoffRequest:
-    values: dict[str, Any] = dict(
-        handoff_id=handoff_id,
-        sender_id="web-ana",
-        email="ana@example.com",
-        language="en",
-        transcript=(Turn(Speaker.USER, "where is order 123"), Turn(Speaker.BOT, "It shipped on Monday.")),
-        latest_question="it has not arrived, I want a person",
-        routing="billing",
-        message_to_agent="Premium customer",
-        created_at=1767225000.0,
-    )
-    values.update(fields)
-    return HandoffRequest(**values)
+def a_request() -> HandoffRequest:
+    """The kit's request, with what the inbox shows besides the transcript."""
+    return replace(kit_request("h-1"), routing="billing", message_to_agent="Premium customer")
 
 
 @pytest.fixture
@@ -87,10 +75,10 @@ async def test_a_handoff_waits_in_the_inbox_with_what_the_agent_needs(
     assert conversation["email"] == "ana@example.com"
     assert conversation["routing"] == "billing"
     assert conversation["message_to_agent"] == "Premium customer"
-    assert conversation["latest_question"] == "it has not arrived, I want a person"
+    assert conversation["latest_question"] == "I want to talk to a human"
     assert conversation["transcript"] == [
-        {"speaker": "user", "text": "where is order 123"},
-        {"speaker": "bot", "text": "It shipped on Monday."},
+        {"speaker": "user", "text": "where is my order"},
+        {"speaker": "bot", "text": "Orders ship within two days."},
     ]
     assert [c["id"] for c in await seen_by_another_process.desk.conversations()] == ["h-1"]
 
