@@ -17,14 +17,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional, Sequence
 from urllib.parse import parse_qs, unquote
 
 import pytest
 import yaml
 
 from handoff_connectors.core.config import load_config
-from handoff_connectors.core.contract import Speaker, Turn
+from handoff_connectors.core.contract import Attachment, Speaker, Turn
 from handoff_connectors.core.handoffs import HandoffService
 from handoff_connectors.core.store import SqliteStore
 from handoff_connectors.rasa_runtime import processes
@@ -211,27 +211,41 @@ class Handoffs:
     def __init__(self, config_path: Path) -> None:
         self.config = load_config(str(config_path))
 
-    def open(self, sender_id: str, question: str = "I want to talk to a human") -> str:
-        """A live handoff for `sender_id`; its id, which is the desk's conversation id."""
-
-        async def opening() -> str:
+    def _with_service(self, use: Callable[[HandoffService], Awaitable[Any]]) -> Any:
+        async def using() -> Any:
             service = HandoffService(
                 SqliteStore(self.config.store.path), WebhookConnector(self.config.connectors.webhook)
             )
             try:
-                handoff = await service.open(
-                    sender_id=sender_id,
-                    email="ana@example.com",
-                    language="en",
-                    transcript=[Turn(Speaker.USER, "hello"), Turn(Speaker.BOT, "Hi! How can I help?")],
-                    latest_question=question,
-                )
-                return handoff.handoff_id
+                return await use(service)
             finally:
                 await service.connector.aclose()
                 await service.store.close()
 
-        return asyncio.run(opening())
+        return asyncio.run(using())
+
+    def open(self, sender_id: str, question: str = "I want to talk to a human") -> str:
+        """A live handoff for `sender_id`; its id, which is the desk's conversation id."""
+
+        async def opening(service: HandoffService) -> str:
+            handoff = await service.open(
+                sender_id=sender_id,
+                email="ana@example.com",
+                language="en",
+                transcript=[Turn(Speaker.USER, "hello"), Turn(Speaker.BOT, "Hi! How can I help?")],
+                latest_question=question,
+            )
+            return handoff.handoff_id
+
+        return self._with_service(opening)
+
+    def relay(self, handoff_id: str, text: str, attachments: Sequence[Attachment] = ()) -> None:
+        """A user message for the desk, queued as the action queues it; the sidecar delivers it."""
+
+        async def relaying(service: HandoffService) -> None:
+            await service.relay(await service.record(handoff_id), text, attachments)
+
+        self._with_service(relaying)
 
 
 def start_sidecar(config_path: Path, log_dir: Path, log_level: Optional[str] = None) -> Service:

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from handoff_connectors.core.contract import Attachment
 from handoff_connectors.rasa_runtime.processes import free_port
 from tests.support.reference_desk import ReferenceDesk
 
@@ -245,6 +246,19 @@ def test_a_malformed_call_is_refused(sidecar, rasa, desk, handoffs, sender_id, p
     rasa.wait_acked(sender_id, 1)
     assert [call.intent for call in rasa.calls_for(sender_id)] == [AGENT_MESSAGE]
     assert texts(rasa.calls_for(sender_id)) == ["genuine"]
+
+
+def test_a_user_file_reaches_the_webhook_desk_as_a_link_after_the_text(sidecar, rasa, desk, handoffs, sender_id):
+    conversation_id = handoffs.open(sender_id)
+    receipt = Attachment("https://files.example.com/receipt.pdf", "receipt.pdf", "application/pdf")
+
+    handoffs.relay(conversation_id, "Here is the receipt", [receipt])
+
+    def chats() -> list[dict]:
+        return [c for c in desk.received("/chat") if c["conversation_id"] == conversation_id]
+
+    desk.server.wait_for(lambda _: chats(), timeout=20)
+    assert [c["body"] for c in chats()] == ["Here is the receipt\nhttps://files.example.com/receipt.pdf"]
 
 
 def test_a_reply_to_an_unknown_conversation_is_not_found(sidecar, rasa, desk, handoffs, sender_id):
