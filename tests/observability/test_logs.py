@@ -228,10 +228,10 @@ def test_without_the_variable_the_handoff_loggers_log_text_at_the_hosts_level():
     logging.getLogger().setLevel(logging.WARNING)
     ours = io.StringIO()
     configure_from_environment(secrets=[SECRET], environ={}, stream=ours)
-    logging.getLogger("handoff_connectors.sidecar.pump").info("below the host's level")
-    logging.getLogger("handoff_connectors.sidecar.pump").warning("token %s", SECRET)
+    logging.getLogger("handoff_connectors.core.pump").info("below the host's level")
+    logging.getLogger("handoff_connectors.core.pump").warning("token %s", SECRET)
     (line,) = ours.getvalue().splitlines()
-    assert line.endswith(" WARNING handoff_connectors.sidecar.pump: token ***")
+    assert line.endswith(" WARNING handoff_connectors.core.pump: token ***")
 
 
 def test_every_secret_of_the_config_is_collected_for_masking():
