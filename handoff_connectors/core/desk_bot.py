@@ -21,12 +21,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from typing import Any
+from typing import Any, Awaitable, Callable, Optional
 
 import httpx
 
 from .contract import DeskError, HostsTheBot, UserWroteInDesk
-from .handoffs.records import Records
 from .outbox import Attempts, Drained, RetryLater, Undeliverable, drain
 from .store import Store
 
@@ -36,13 +35,16 @@ BOT_IN = "bot_in:"
 BOT_OUT = "bot_out:"
 REST_WEBHOOK = "/webhooks/rest/webhook"
 
+# The sender's live handoff, if any (the handoff service's `active`).
+ActiveHandoff = Callable[[str], Awaitable[Optional[Any]]]
+
 
 class DeskBot:
     def __init__(
         self,
         store: Store,
         connector: HostsTheBot,
-        records: Records,
+        active: ActiveHandoff,
         rasa_url: str,
         rasa_timeout: float,
         owner: str,
@@ -51,7 +53,7 @@ class DeskBot:
     ) -> None:
         self.store = store
         self.connector = connector
-        self.records = records
+        self._active = active
         self._rest_url = rasa_url.rstrip("/") + REST_WEBHOOK
         self._timeout = rasa_timeout
         self._http: httpx.AsyncClient | None = None
@@ -84,7 +86,7 @@ class DeskBot:
         conversation_id = item["conversation_id"]
         sender_id = self.connector.bot_sender(conversation_id)
         payload = item.get("payload")
-        if payload is None and await self.records.active(sender_id) is not None:
+        if payload is None and await self._active(sender_id) is not None:
             return  # A handoff owns the conversation: the agent reads it in the desk.
         message = payload or item.get("text") or ""
         if not message.strip():

@@ -62,7 +62,7 @@ class HandoffService:
         self.timeouts = Timeouts(self.timers, self.records, self.outbox)
         self.desk_bot: Optional[DeskBot] = None
         if isinstance(connector, HostsTheBot) and connector.hosts_the_bot and rasa_url:
-            self.desk_bot = DeskBot(store, connector, self.records, rasa_url, rasa_timeout, owner, attempts, metrics.parked)
+            self.desk_bot = DeskBot(store, connector, self.records.active, rasa_url, rasa_timeout, owner, attempts, metrics.parked)
 
     @property
     def rasa(self) -> Optional[RasaClient]:
