@@ -54,7 +54,8 @@ def ensure_venv(line: str, requirement: str, scratch: Path) -> Path:
         return python
     if not index_reachable(requirement, scratch):
         pytest.skip(f"no package index reachable to install {requirement} (and no cached venv at {target})")
-    shutil.rmtree(target, ignore_errors=True)
+    for older in target.parent.glob(f"rasa-sdk-{line}-*"):  # venvs of an older pyproject are of no more use
+        shutil.rmtree(older, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     for what, command in (
         ("creating the venv", [sys.executable, "-m", "venv", str(target)]),
