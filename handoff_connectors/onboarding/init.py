@@ -196,12 +196,18 @@ def make_plan(bot: Path, apply: bool, force: bool) -> Plan:
     return plan
 
 
+# Files that hold passwords and tokens (a tracker store's, a channel's): their
+# diffs show only the lines init adds, never the user's lines around them.
+SECRET_BEARING = ("endpoints.yml", "credentials.yml")
+
+
 def diff(change: Change, bot: Path) -> str:
     name = change.path.relative_to(bot).as_posix()
     before = (change.before or "").splitlines(keepends=True)
     after = change.after.splitlines(keepends=True)
     old = f"a/{name}" if change.before is not None else "/dev/null"
-    return "".join(difflib.unified_diff(before, after, old, f"b/{name}"))
+    context = 0 if name in SECRET_BEARING else 3
+    return "".join(difflib.unified_diff(before, after, old, f"b/{name}", n=context))
 
 
 def write(plan: Plan) -> None:

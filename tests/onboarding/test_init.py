@@ -70,6 +70,14 @@ def test_dry_run_shows_the_diff_and_writes_nothing(bot: Path, init):
     assert not [line for line in domain_diff.splitlines() if line.startswith("-")]
 
 
+def test_a_dry_run_never_shows_the_users_secrets(bot: Path, init):
+    (bot / "endpoints.yml").write_text("tracker_store:\n  type: SQL\n  password: s3cret-tracker-pw\n")
+    (bot / "credentials.yml").write_text("rest:\nrasa:\n  url: http://u:s3cret-rasa-x@localhost:5002/api\n")
+    ran = init(bot, apply=True, dry_run=True)
+    assert "+action_endpoint:" in ran.output and "+socketio:" in ran.output
+    assert "s3cret" not in ran.output
+
+
 def test_a_conflict_is_reported_and_nothing_is_written(bot: Path, init):
     (bot / "domain.yml").write_text(RASA_INIT_DOMAIN + "slots:\n  handoff_email:\n    type: bool\n    mappings: []\n")
     before = snapshot(bot)
