@@ -18,7 +18,7 @@ from typing import AsyncIterator
 
 from sanic import Sanic
 
-from ..core.contract import Connector, ServesRoutes, Speaker, TakesWebhooks, Turn
+from ..core.contract import CloseReason, Connector, ServesRoutes, Speaker, TakesWebhooks, Turn
 from ..core.handoffs import TO_DESK, TO_RASA, Handoff, HandoffService
 from ..core.http import TolerantErrorHandler
 from ..core.store import Store
@@ -49,7 +49,7 @@ class ServedSidecar:
         await self.service.relay(handoff, text)
         await self.deliver_to_desk(handoff)
 
-    async def finish(self, handoff: Handoff, reason) -> None:
+    async def finish(self, handoff: Handoff, reason: CloseReason) -> None:
         await self.service.finish(handoff, reason)
         await self.deliver_to_desk(handoff)
 
