@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,7 @@ def index_reachable(requirement: str, scratch: Path) -> bool:
 
 
 def ensure_venv(line: str, requirement: str, scratch: Path) -> Path:
+    """The venv's python; an exception (Skipped or a failed assert) when it cannot be built."""
     target = venv_for(line, requirement)
     python = target / "bin" / "python"
     if (target / ".ready").exists():
@@ -67,10 +69,21 @@ def ensure_venv(line: str, requirement: str, scratch: Path) -> Path:
     return python
 
 
+@pytest.fixture(scope="module")
+def venvs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+    """Both venvs built at once: pip mostly waits on the network, so two builds take the time of one."""
+    scratch = tmp_path_factory.mktemp("compat")
+    with ThreadPoolExecutor(max_workers=len(EDGES)) as pool:
+        building = {edge: pool.submit(ensure_venv, line, requirement, scratch / edge)
+                    for edge, (line, requirement) in EDGES.items()}
+        wait(building.values())
+    return building
+
+
 @pytest.mark.parametrize("edge", sorted(EDGES))
-def test_action_server_tests_pass_on_the_edge_rasa_sdk(edge: str, tmp_path: Path):
+def test_action_server_tests_pass_on_the_edge_rasa_sdk(edge: str, venvs: dict[str, Future]):
     line, requirement = EDGES[edge]
-    python = ensure_venv(line, requirement, tmp_path)
+    python = venvs[edge].result()  # re-raises the build's skip or failure in this test
     version = run([str(python), "-c", "import rasa_sdk; print(rasa_sdk.__version__)"], 60).stdout.strip()
     assert version.startswith(f"{line}."), f"{requirement} installed rasa-sdk {version!r}"
     result = run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/actions"], 900)

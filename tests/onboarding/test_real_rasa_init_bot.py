@@ -70,6 +70,8 @@ def model(rasa: Path, bot: Path) -> Path:
     models = home() / "models"
     name = f"rasa-init-bot-{fingerprint(bot)}"
     if not (models / f"{name}.tar.gz").exists():
+        for older in models.glob("rasa-init-bot-*.tar.gz"):  # 30 MB each: keep only the current one
+            older.unlink()
         print("Training the rasa init bot with handoff (about a minute)...", flush=True)
         trained = rasa_command(rasa, "train", "--out", str(models), "--fixed-model-name", name, cwd=bot, timeout=900)
         assert trained.returncode == 0, trained.stdout[-3000:]
