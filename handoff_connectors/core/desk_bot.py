@@ -19,7 +19,6 @@ down, and survive a sidecar restart.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import uuid
 from typing import Any, Awaitable, Callable, Optional
 
@@ -28,8 +27,6 @@ import httpx
 from .contract import DeskError, HostsTheBot, UserWroteInDesk
 from .outbox import Attempts, Drained, RetryLater, Undeliverable, drain
 from .store import Store
-
-logger = logging.getLogger(__name__)
 
 BOT_IN = "bot_in:"
 BOT_OUT = "bot_out:"

@@ -9,7 +9,7 @@ stream that something changed.
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar, Optional
+from typing import Any, Optional
 
 from ..core.contract import HandoffRequest
 from ..core.store import Store, locked

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Optional
 
 from pydantic import Field, PositiveFloat, SecretStr, field_validator, model_validator
 

@@ -77,11 +77,6 @@ class Availability:
         self._attempts = attempts
         self._metrics = metrics
 
-    @property
-    def known(self) -> bool:
-        """Whether the desk can tell at all."""
-        return isinstance(self.connector, ReportsAvailability)
-
     async def agents_available(self, routing: Optional[str]) -> Optional[bool]:
         """Whether agents are there for `routing`, without calling the desk from here.
 
