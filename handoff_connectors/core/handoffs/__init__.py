@@ -13,14 +13,14 @@ pump calls the deliveries `queues()` names.
 from __future__ import annotations
 
 import time
-from typing import Awaitable, Callable, Mapping, Optional, Sequence
+from typing import Awaitable, Callable, Optional
 
-from ..contract import Attachment, CloseReason, Connector, DeskEvent, HostsTheBot, ServiceStatus, Turn, UserWroteInDesk
+from ..contract import Connector, DeskEvent, HostsTheBot, UserWroteInDesk
 from ..desk_bot import BOT_IN, BOT_OUT, DeskBot
 from ..outbox import Attempts, Drained, new_owner
 from ..rasa import RasaClient
 from ..store import Store
-from ..timers import WAITING, Timers
+from ..timers import Timers
 from .metrics import NO_METRICS, Metrics
 from .records import Handoff, Records
 from .status import ASK_AVAILABILITY, Availability, DeskStatus
@@ -63,6 +63,23 @@ class HandoffService:
         self.desk_bot: Optional[DeskBot] = None
         if isinstance(connector, HostsTheBot) and connector.hosts_the_bot and rasa_url:
             self.desk_bot = DeskBot(store, connector, self.records.active, rasa_url, rasa_timeout, owner, attempts, metrics.parked)
+        # The service's verbs are its jobs' own methods, under the names the actions and the sidecar use.
+        self.active = self.records.active
+        self.record = self.records.record
+        self.by_desk_conversation = self.records.by_desk_conversation
+        self.open = self.outbox.open
+        self.relay = self.outbox.relay
+        self.keep_waiting = self.outbox.keep_waiting
+        self.finish = self.outbox.finish
+        self.status = self.desk_status.status
+        self.set_status = self.desk_status.set
+        self.check_status = self.desk_status.check
+        self.agents_available = self.availability.agents_available
+        self.fire_due_timers = self.timeouts.fire_due
+        # The sidecar's pump, its benchmarks and tests drive one queue at a time.
+        self.deliver_to_desk = self.outbox.deliver
+        self.deliver_to_rasa = self.inbox.deliver
+        self.answer_availability = self.availability.answer
 
     @property
     def rasa(self) -> Optional[RasaClient]:
@@ -71,57 +88,6 @@ class HandoffService:
     @rasa.setter
     def rasa(self, client: Optional[RasaClient]) -> None:
         self.inbox.rasa = client
-
-    # -- lookups -------------------------------------------------------------------
-
-    async def active(self, sender_id: str) -> Optional[Handoff]:
-        return await self.records.active(sender_id)
-
-    async def record(self, handoff_id: str) -> Optional[Handoff]:
-        return await self.records.record(handoff_id)
-
-    async def by_desk_conversation(self, desk_conversation_id: str) -> Optional[Handoff]:
-        return await self.records.by_desk_conversation(desk_conversation_id)
-
-    # -- user -> desk (the actions) ---------------------------------------------------
-
-    async def open(
-        self,
-        sender_id: str,
-        email: str,
-        language: str,
-        transcript: Sequence[Turn],
-        latest_question: str,
-        routing: Optional[str] = None,
-        message_to_agent: Optional[str] = None,
-        attributes: Optional[Mapping[str, str]] = None,
-    ) -> Handoff:
-        return await self.outbox.open(
-            sender_id, email, language, transcript, latest_question, routing, message_to_agent, attributes
-        )
-
-    async def relay(self, handoff: Handoff, text: str, attachments: Sequence[Attachment] = ()) -> None:
-        await self.outbox.relay(handoff, text, attachments)
-
-    async def keep_waiting(self, handoff: Handoff) -> None:
-        await self.timers.arm(handoff.handoff_id, handoff.sender_id, WAITING, self.outbox.waiting_timeout)
-
-    async def finish(self, handoff: Handoff, reason: CloseReason) -> None:
-        await self.outbox.finish(handoff, reason)
-
-    # -- the desk's state ----------------------------------------------------------------
-
-    async def status(self) -> Optional[ServiceStatus]:
-        return await self.desk_status.status()
-
-    async def set_status(self, status: ServiceStatus, reason: str = "") -> None:
-        await self.desk_status.set(status, reason)
-
-    async def check_status(self) -> None:
-        await self.desk_status.check()
-
-    async def agents_available(self, routing: Optional[str]) -> Optional[bool]:
-        return await self.availability.agents_available(routing)
 
     # -- desk -> user (the sidecar) ----------------------------------------------------
 
@@ -133,19 +99,6 @@ class HandoffService:
             await self.desk_bot.queue(event)
             return True
         return await self.inbox.accept(event) is not None
-
-    async def fire_due_timers(self) -> int:
-        return await self.timeouts.fire_due()
-
-    # Kept by name: the sidecar's benchmarks and tests drive one queue at a time.
-    async def deliver_to_desk(self, queue: str) -> Drained:
-        return await self.outbox.deliver(queue)
-
-    async def deliver_to_rasa(self, queue: str) -> Drained:
-        return await self.inbox.deliver(queue)
-
-    async def answer_availability(self, queue: str) -> Drained:
-        return await self.availability.answer(queue)
 
     def queues(self) -> list[tuple[str, DrainQueue]]:
         """Every queue prefix the sidecar's pump drains, with what drains it."""

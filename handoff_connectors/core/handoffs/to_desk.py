@@ -131,6 +131,10 @@ class DeskOutbox:
         connector = self.connector
         return isinstance(connector, HostsTheBot) and connector.desk_conversation_of(handoff.sender_id) is not None
 
+    async def keep_waiting(self, handoff: Handoff) -> None:
+        """The user chose to keep waiting: the waiting timeout counts again from now."""
+        await self.timers.arm(handoff.handoff_id, handoff.sender_id, WAITING, self.waiting_timeout)
+
     async def finish(self, handoff: Handoff, reason: CloseReason) -> None:
         """End the handoff on our side; the desk hears of it after every pending message."""
         await self.store.write(*self.closing(handoff, reason))
