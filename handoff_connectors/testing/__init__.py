@@ -6,6 +6,7 @@
   events it must give (see `fixtures`).
 - `desk_call`, `hmac_hex`, `send_call`: build and send the calls a desk makes.
 - `RecordingServer`: a fake desk's HTTP server that records every request.
+- `load_openapi`, `OpenApiSpec`: hold a fake desk's requests to the desk's OpenAPI description.
 - `served_sidecar`: the sidecar's own routes around a connector, in the test's loop.
 
 Needs the `test` extra (pytest, pytest-asyncio); imports nothing from this
@@ -15,6 +16,7 @@ repository's tests.
 from .calls import desk_call, hmac_hex, raw_body, send_call, with_body, with_wrong_headers, without_headers
 from .contract import PARTS, ConnectorContract, FailingDesk, a_request, unknown_conversation_id
 from .fixtures import FixtureCase, assert_events, event_dict, fixture_cases
+from .openapi import OpenApiSpec, load_openapi, shared_reference
 from .recorder import Recorded, RecordingServer
 from .sidecar import ServedSidecar, served_sidecar
 
@@ -23,6 +25,7 @@ __all__ = [
     "ConnectorContract",
     "FailingDesk",
     "FixtureCase",
+    "OpenApiSpec",
     "Recorded",
     "RecordingServer",
     "ServedSidecar",
@@ -32,9 +35,11 @@ __all__ = [
     "event_dict",
     "fixture_cases",
     "hmac_hex",
+    "load_openapi",
     "raw_body",
     "send_call",
     "served_sidecar",
+    "shared_reference",
     "unknown_conversation_id",
     "with_body",
     "with_wrong_headers",

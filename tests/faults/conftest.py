@@ -1,6 +1,6 @@
 """Fixtures for the fault suite: the run's profile, the FAULT lines, a real-Rasa deployment.
 
-The real-Rasa cases reuse the e2e suite's `rasa_project` fixture, so they
+The real-Rasa cases reuse the session's `rasa_project` fixture (root conftest.py), so they
 run on the same cached Rasa build and trained model (and are skipped with
 it when HANDOFF_SKIP_E2E is set); they get a deployment of their own
 because they stop Rasa and kill the sidecar.
@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
-from tests.e2e.conftest import rasa_project  # noqa: F401  (the e2e suite's Rasa build and model)
 
 from . import profile as profiles
 from .figures import Figures, Report
@@ -49,7 +47,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(scope="session")
 def fault_deployment(
-    rasa_project: tuple[Path, Path, Path],  # noqa: F811
+    rasa_project: tuple[Path, Path, Path],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[FaultDeployment]:
     rasa, model, project = rasa_project

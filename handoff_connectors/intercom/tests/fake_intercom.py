@@ -25,7 +25,6 @@ Intercom does: a signed webhook notification (`X-Hub-Signature: sha1=...`).
 from __future__ import annotations
 
 import copy
-import functools
 import hashlib
 import hmac
 import json
@@ -36,143 +35,24 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 import httpx
-import pytest
-import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SPEC_PATH = REPO_ROOT / ".." / "shared" / "reference" / "intercom" / "api.intercom.io.yaml"
-SPEC_URI = "urn:intercom-api-2.14"
+from handoff_connectors.testing.openapi import OpenApiSpec, load_openapi, shared_reference
+
+SPEC_PATH = shared_reference("intercom", "api.intercom.io.yaml")
 API_VERSION = "2.14"
 
 
-# ======================================================================
-# The spec
-# ======================================================================
-
-
-def _openapi_to_json_schema(node: Any) -> Any:
-    """OpenAPI 3.0 schema dialect -> JSON Schema (Draft 4): refs made absolute, `nullable` honoured."""
-    if isinstance(node, list):
-        return [_openapi_to_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: _openapi_to_json_schema(value) for key, value in node.items()}
-    ref = out.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        out["$ref"] = SPEC_URI + ref
-    if out.get("nullable") is True:
-        if "$ref" in out:
-            # In Draft 4 a $ref's siblings are ignored: say "this, or null" explicitly.
-            return {"anyOf": [{"$ref": out["$ref"]}, {"type": "null"}]}
-        kind = out.get("type")
-        if isinstance(kind, str):
-            out["type"] = [kind, "null"]
-        if isinstance(out.get("enum"), list) and None not in out["enum"]:
-            out["enum"] = [*out["enum"], None]
-        for combinator in ("oneOf", "anyOf"):
-            if isinstance(out.get(combinator), list):
-                out[combinator] = [*out[combinator], {"type": "null"}]
-    return out
-
-
-class Spec:
-    """The operations of the OpenAPI description, with validators for bodies."""
-
-    def __init__(self, raw: dict[str, Any]) -> None:
-        import jsonschema
-        from referencing import Registry, Resource
-        from referencing.jsonschema import DRAFT4
-
-        self.raw = raw
-        self.version = raw["info"]["version"]
-        self._converted = _openapi_to_json_schema(raw)
-        self._registry = Registry().with_resource(
-            SPEC_URI, Resource.from_contents(self._converted, default_specification=DRAFT4)
-        )
-        self._validator_class = jsonschema.Draft4Validator
-        self.versions = raw["components"]["schemas"]["intercom_version"]["enum"]
-        self._routes: list[tuple[re.Pattern, str, str]] = []
-        for template, operations in raw["paths"].items():
-            pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
-            for method in operations:
-                if method in ("get", "post", "put", "delete", "patch", "head"):
-                    self._routes.append((pattern, method.upper(), template))
-        # Literal paths before templated ones (/contacts/search before /contacts/{id}).
-        self._routes.sort(key=lambda route: route[2].count("{"))
-
-    def operation(self, method: str, path: str) -> Optional[tuple[str, dict]]:
-        for pattern, route_method, template in self._routes:
-            if route_method == method and pattern.match(path):
-                return template, self.raw["paths"][template][method.lower()]
-        return None
-
-    def _pointer(self, *parts: str) -> str:
-        return SPEC_URI + "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
-
-    def _errors(self, pointer: str, instance: Any) -> list[str]:
-        validator = self._validator_class({"$ref": pointer}, registry=self._registry)
-        from jsonschema.exceptions import best_match
-
-        found = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
-        described = []
-        for error in found:
-            text = f"{'/'.join(map(str, error.absolute_path)) or '(body)'}: {error.message[:300]}"
-            if error.context:
-                # A oneOf/anyOf miss: name the closest alternative's complaint.
-                closest = best_match(error.context)
-                text += f" (closest: {'/'.join(map(str, closest.absolute_path)) or '(body)'}: {closest.message[:200]})"
-            described.append(text)
-        return described
-
-    def request_errors(self, template: str, method: str, body: Any) -> list[str]:
-        operation = self.raw["paths"][template][method.lower()]
-        request_body = operation.get("requestBody")
-        if request_body is None:
-            return [] if body is None else ["the operation takes no request body"]
-        if body is None:
-            return ["the operation needs a JSON request body"] if request_body.get("required") else []
-        if "application/json" not in request_body.get("content", {}):
-            return ["the operation takes no JSON body"]
-        pointer = self._pointer("paths", template, method.lower(), "requestBody", "content", "application/json", "schema")
-        return self._errors(pointer, body)
-
-    def response_errors(self, template: str, method: str, status: int, body: Any) -> list[str]:
-        responses = self.raw["paths"][template][method.lower()]["responses"]
-        if str(status) not in responses:
-            return [] if status >= 400 else [f"the spec documents no {status} answer"]
-        content = responses[str(status)].get("content", {}).get("application/json")
-        if not content or "schema" not in content:
-            return []
-        pointer = self._pointer("paths", template, method.lower(), "responses", str(status), "content", "application/json", "schema")
-        return self._errors(pointer, body)
-
-    def example(self, template: str, method: str, status: int = 200, name: Optional[str] = None) -> Any:
-        content = self.raw["paths"][template][method.lower()]["responses"][str(status)]["content"]["application/json"]
-        examples = content.get("examples") or {}
-        chosen = examples[name] if name else next(iter(examples.values()))
-        return copy.deepcopy(chosen["value"])
-
-    def schema(self, name: str) -> dict:
-        return self.raw["components"]["schemas"][name]
-
-
-@functools.lru_cache(maxsize=1)
-def _load_spec(path: str) -> Spec:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with open(path, encoding="utf-8") as handle:
-        return Spec(yaml.load(handle, Loader=loader))
-
-
-def load_spec() -> Spec:
+def load_spec() -> OpenApiSpec:
     """The Intercom 2.14 description, or a skipped test saying what is missing."""
-    if not SPEC_PATH.exists():
-        pytest.skip(f"Intercom's OpenAPI description is not at {SPEC_PATH.resolve()}; the Intercom tests need it")
-    pytest.importorskip("jsonschema", reason="the fake Intercom validates requests with jsonschema (the `test` extra)")
-    return _load_spec(str(SPEC_PATH))
+    return load_openapi(SPEC_PATH, "Intercom")
+
+
+def intercom_versions(spec: OpenApiSpec) -> list[str]:
+    """The `Intercom-Version` values the description knows."""
+    return spec.schema("intercom_version")["enum"]
 
 
 # ======================================================================
@@ -333,7 +213,7 @@ class FakeIntercom:
             return 404, self._error("not_found", "Resource Not Found")
         template, _ = found
         version = headers.get("intercom-version")
-        if version not in self.spec.versions or version != API_VERSION:
+        if version not in intercom_versions(self.spec) or version != API_VERSION:
             self._violation(f"{call.method} {call.path}: Intercom-Version {version!r}, expected {API_VERSION}")
         if call.body is not None and "application/json" not in headers.get("content-type", ""):
             self._violation(f"{call.method} {call.path}: a JSON body without Content-Type: application/json")
