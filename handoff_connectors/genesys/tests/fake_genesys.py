@@ -78,6 +78,8 @@ class FakeGenesys:
         self.webhook_url: Optional[str] = None
         self.webhook_results: list[tuple[str, int]] = []
         self._ids = itertools.count(1)
+        # What the next inbound messages get: None lets one through, a status refuses it.
+        self._failures: list[Optional[int]] = []
         self._changed = threading.Condition()
         self.server = RecordingServer(self._handle)
 
@@ -118,6 +120,11 @@ class FakeGenesys:
         """Every token issued so far reaches its end now (refused from here on)."""
         with self._changed:
             self.tokens = {token: 0.0 for token in self.tokens}
+
+    def fail_inbound(self, status: int, times: int = 1, after: int = 0) -> None:
+        """After `after` inbound messages, the next `times` are answered `status` and not taken."""
+        with self._changed:
+            self._failures = [None] * after + [status] * times
 
     # -- requests -------------------------------------------------------------------------
 
@@ -186,6 +193,10 @@ class FakeGenesys:
             self._violation(f"{where}: {error}")
         if errors:
             return self._error(400, "bad.request", "; ".join(errors))
+        with self._changed:
+            failure = self._failures.pop(0) if self._failures else None
+        if failure is not None:
+            return self._error(failure, "injected", f"injected {failure}")
         channel = body["channel"]
         user_id = channel["from"]["id"]
         genesys_id = f"gmsg-{next(self._ids)}"
