@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator
 
 from sanic import Sanic
+from sanic.response import json
 
 from ..core.contract import CloseReason, Connector, ServesRoutes, Speaker, TakesWebhooks, Turn
 from ..core.handoffs import TO_DESK, TO_RASA, Handoff, HandoffService
@@ -71,6 +72,12 @@ def sidecar_app(connector: Connector, host: ServiceHost) -> Sanic:
     app.config.TOUCHUP = False
     app.config.MOTD = False
     desk = type(connector)
+
+    async def health(request):
+        return json({"status": "ok"})
+
+    # As on the real sidecar; and a desk read only from streams or polls has no route of its own.
+    app.add_route(health, "/health", methods=["GET"], name="health")
     if isinstance(connector, TakesWebhooks):
         attach_webhooks(app, desk.webhook_routes, host, None)
     if isinstance(connector, ServesRoutes):
