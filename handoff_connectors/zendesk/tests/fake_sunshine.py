@@ -151,6 +151,8 @@ class FakeSunshine:
         self.webhook_id = _hex()
         self.webhook_results: list[tuple[str, int]] = []
         self.revoked = False
+        # (method, path suffix, status): the next matching call is answered with that error.
+        self.failures: list[tuple[str, str, int]] = []
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._outbox: "queue.Queue[Optional[dict]]" = queue.Queue()
@@ -197,6 +199,11 @@ class FakeSunshine:
             self._violation(f"{method} {path}: no such operation in the spec")
             return self._error(404, "not_found", "Not found")
         template, _ = found
+        with self._lock:
+            for failure in self.failures:
+                if failure[0] == method and path.endswith(failure[1]):
+                    self.failures.remove(failure)
+                    return self._error(failure[2], "injected", "Injected failure")
         if not self._authorised(request.headers.get("authorization", "")):
             return self._error(401, "unauthorized", "Authorization is required")
         if path.split("/")[3] != self.app_id:
