@@ -4,6 +4,7 @@
     rasa-handoff status [--config ...]            each connector: Not configured / Available / Unavailable
     rasa-handoff check-config [--config ...]      validate handoff.yml and exit
     rasa-handoff init BOT_DIR [--apply|--dry-run] add handoff to a bot and check its Rasa config
+    rasa-handoff doctor [--config ...]            check a running deployment, part by part
     rasa-handoff --version                        the versions of rasa-handoff, rasa-sdk and Rasa
     rasa-handoff demo                             a real Rasa demo bot + the local agent inbox
     rasa-handoff dead-letters list|show|replay|drop   items that could not be delivered
@@ -90,6 +91,15 @@ def _status(args: argparse.Namespace) -> int:
         marker = " (in use)" if name == config.connector else ""
         print(f"{name:10s} {status.value}{marker}")
     return 0 if statuses[config.connector].value == "Available" else 1
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from .onboarding.doctor import action_server_from_endpoints, default_sidecar_url, run_doctor
+
+    config = _load_config(args.config)
+    action_server = args.action_server or action_server_from_endpoints(Path(args.endpoints)) or "http://localhost:5055"
+    sidecar = args.sidecar or config.sidecar.public_url or default_sidecar_url(config)
+    return run_doctor(config, action_server, sidecar)
 
 
 def _dead_letters(args: argparse.Namespace) -> int:
@@ -187,6 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     status = commands.add_parser("status", help="Not configured / Available / Unavailable per connector")
     status.add_argument("--config")
     status.set_defaults(run=_status)
+
+    doctor = commands.add_parser("doctor", help="check a running deployment: Rasa, the action server, the sidecar, the desk")
+    doctor.add_argument("--config", help="the handoff.yml the action server and the sidecar use")
+    doctor.add_argument("--endpoints", default="endpoints.yml", help="Rasa's endpoints.yml, for the action server's URL")
+    doctor.add_argument("--action-server", help="the action server's URL (default: from --endpoints, else http://localhost:5055)")
+    doctor.add_argument("--sidecar", help="the sidecar's URL (default: sidecar.public_url, else sidecar.host:port)")
+    doctor.set_defaults(run=_doctor)
 
     check = commands.add_parser("check-config", help="validate handoff.yml")
     check.add_argument("--config")

@@ -14,6 +14,7 @@ from .runtime import check_config_at_start
 
 check_config_at_start()
 
+from .doctor import HandoffDoctor  # noqa: E402
 from .fallback import HandoffFallback  # noqa: E402
 from .forms import escalate_on_invalid_answers  # noqa: E402
 from .handoff_loop import HandoffLoop  # noqa: E402
@@ -22,4 +23,4 @@ from .session_start import HandoffSessionStart  # noqa: E402
 
 __all__ = [
     "escalate_on_invalid_answers",
-    "HandoffFallback", "HandoffLoop", "HandoffLateEvent", "HandoffSessionStart"]
+    "HandoffDoctor", "HandoffFallback", "HandoffLoop", "HandoffLateEvent", "HandoffSessionStart"]

@@ -3,6 +3,8 @@
 LOOP = "handoff_loop"
 LATE_EVENT_ACTION = "action_handoff_late_event"
 FALLBACK_ACTION = "action_handoff_fallback"
+# Not in the domain: only `rasa-handoff doctor` runs it (rasa_handoff_actions/doctor.py).
+DOCTOR_ACTION = "action_handoff_doctor"
 
 INTENT_REQUEST = "handoff_request"
 INTENT_END = "handoff_end"

@@ -1,7 +1,8 @@
 """The sidecar's HTTP app (Sanic, which rasa-sdk already brings).
 
 Routes: the desk's webhook paths and its own routes (if it has any),
-`GET /health` (the process is up), `GET /ready` (the store and Rasa answer:
+`GET /health` (the process is up), `GET /doctor/probe` (for
+`rasa-handoff doctor`: is this the same store?), `GET /ready` (the store and Rasa answer:
 route traffic here) and `GET /metrics` (Prometheus). Besides serving, it
 runs the core's delivery pump and, for desks read from streams or polls,
 their event sources. It knows no desk by name: what it serves and runs
@@ -23,6 +24,7 @@ from ..core.http import TolerantErrorHandler
 from ..core.pump import Pump
 from ..core.sources import SourceRunner
 from ..core.store import open_store
+from ..onboarding.probe import read_probe
 from ..observability.metrics import DepthSnapshot, Metrics
 from ..observability.routes import attach_observability, ready_checks
 from ..registry import connector_class, create_service
@@ -109,7 +111,12 @@ def create_app(config: HandoffConfig, name: str = "rasa_handoff_sidecar", demo_c
             },
         )
 
+    async def doctor_probe(request: Request):
+        # For `rasa-handoff doctor`: the probe it wrote, as read from this sidecar's store.
+        return reply(200, {"store_probe": await read_probe(request.app.ctx.service.store), "connector": config.connector})
+
     app.add_route(health, "/health", methods=["GET"], name="health")
+    app.add_route(doctor_probe, "/doctor/probe", methods=["GET"], name="doctor_probe")
     attach_observability(
         app, metrics, ready_check=lambda: app.ctx.ready(), before_scrape=lambda: app.ctx.depths.refresh()
     )
