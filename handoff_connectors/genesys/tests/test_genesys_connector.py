@@ -194,8 +194,7 @@ def test_rasa_handoff_status_prints_unavailable_for_revoked_credentials(genesys,
     )
     assert cli.main(["status", "--config", str(handoff_yml)]) == 0
     assert "genesys    Available" in capsys.readouterr().out
-    genesys.revoke()
-    (tmp_path / "cli.sqlite").unlink()  # a fresh store: no token kept from the first run
+    genesys.revoke()  # the stored token is refused, and so is the fetch of a new one
     assert cli.main(["status", "--config", str(handoff_yml)]) == 1
     out = capsys.readouterr().out
     assert "genesys    Unavailable" in out and CLIENT_SECRET not in out
