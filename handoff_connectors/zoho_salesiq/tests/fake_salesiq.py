@@ -87,6 +87,8 @@ class Conversation:
     zobot: bool = False
     transfers: list[dict] = field(default_factory=list)
     status: str = "waiting"
+    # A Zobot chat: whether the bot has it (until it is forwarded, and again once the operator ended it).
+    bot_has_it: bool = False
 
 
 class FakeSalesIQ:
@@ -318,6 +320,7 @@ class FakeSalesIQ:
         if conversation is None:
             return 200, self._error(1016, "Invalid conversation id")
         conversation.transfers.append(dict(body))
+        conversation.bot_has_it = False
         conversation.department_id = str(body.get("department_id"))
         return self._envelope(path, "conversation", {"id": conversation.id, "department_id": conversation.department_id})
 
@@ -389,6 +392,8 @@ class FakeSalesIQ:
         with self._lock:
             conversation = self.conversations[conversation_id]
             conversation.status = "Closed"
+            # The visitor's next words in the widget are the Zobot's again (a new chat, in SalesIQ).
+            conversation.bot_has_it = conversation.zobot
             payload = self.envelope("conversation.completed", conversation, end_time=str(int(time.time() * 1000)))
         return self._tell(payload, send)
 
@@ -397,7 +402,7 @@ class FakeSalesIQ:
         with self._lock:
             conversation = Conversation(
                 id=self._new_id(), visitor={"user_id": f"v{uuid.uuid4().hex[:12]}", "name": name, "email": email},
-                department_id=next(iter(self.departments.values())), question="", zobot=True, status="bot",
+                department_id=next(iter(self.departments.values())), question="", zobot=True, status="bot", bot_has_it=True,
             )
             self.conversations[conversation.id] = conversation
         return conversation.id
@@ -419,20 +424,21 @@ class FakeSalesIQ:
             "request": {"id": self._new_id()},
         }
 
-    def visitor_writes(self, conversation_id: str, text: str, attachments: list[dict] = (), send: bool = True) -> httpx.Response | dict:
-        """The visitor writes in the widget: to the Zobot while the bot has the chat (else the operator just reads it)."""
+    def visitor_writes(self, conversation_id: str, text: str, attachments: list[dict] = (), to_zobot: Optional[bool] = None) -> dict:
+        """The visitor writes in the widget: to the Zobot while the bot has the chat (else the operator just reads it).
+
+        `to_zobot=True` calls the Zobot even after the forward, to show the bot would stay quiet anyway.
+        """
         with self._lock:
             conversation = self.conversations[conversation_id]
             payload = self.zobot_call(conversation_id, text, attachments)
             conversation.messages.append({"by": "visitor", "text": text, "attachments": list(attachments)})
-            to_bot = conversation.zobot and not conversation.transfers
+            to_bot = conversation.bot_has_it if to_zobot is None else to_zobot
             self._changed.notify_all()
-        if not send:
-            return payload
-        if not to_bot:
-            return payload
-        response = self.deliver(self.zobot_url, payload)
-        return response
+        if to_bot:
+            response = self.deliver(self.zobot_url, payload)
+            assert response.status_code == 200 and response.json() == {"action": "reply", "replies": []}, response.text
+        return payload
 
     # -- looking -----------------------------------------------------------------------
 
