@@ -110,6 +110,7 @@ class FakeChatwoot:
         bot_inbox: int = 22,
         agents: tuple[Agent, ...] = (),
         teams: Optional[dict[str, int]] = None,
+        first_id: int = 100,
     ) -> None:
         self.user_token = user_token
         self.bot_token = bot_token
@@ -125,7 +126,7 @@ class FakeChatwoot:
         self.violations: list[str] = []
         self.webhook_url: Optional[str] = None
         self.webhook_results: list[tuple[str, int]] = []
-        self._next = 100
+        self._next = first_id
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._outbox: "queue.Queue[Optional[tuple[str, bytes]]]" = queue.Queue()
