@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -98,7 +99,7 @@ async def test_a_token_near_its_end_is_renewed_before_a_call(fake: FakeMessaging
     connector = SalesforceConnector(settings(fake.url, token_refresh_margin=0.5), store)
     try:
         conversation_id = await connector.start(request())
-        time.sleep(0.6)
+        await asyncio.sleep(0.6)
         await connector.send(conversation_id, UserMessage("m-2", "still there?", time.time()))
     finally:
         await connector.aclose()
