@@ -281,8 +281,9 @@ class FakeLiveChat:
             if not chat.active:
                 return 400, _error("chat_inactive", "Chat is inactive")
             if target and target["type"] == "group":
+                # The page does not say the requester leaves: the fake keeps it in the chat
+                # until an agent of the group takes it (doc.md names this as unconfirmed).
                 chat.group = int(target["ids"][0])
-                chat.agents = [a for a in chat.agents if a != requester]
             self._echo("chat_transferred", {"chat_id": chat.id, "thread_id": chat.thread_id, "requester_id": requester,
                                             "reason": "manual", "transferred_to": {"group_ids": [chat.group]}})
             return 200, {}
@@ -459,7 +460,7 @@ class FakeLiveChat:
     def agent_joins(self, chat_id: str, agent: Agent, send: bool = True) -> dict:
         with self._lock:
             chat = self.chats[chat_id]
-            chat.agents.append(agent.id)
+            chat.agents = [a for a in chat.agents if self.bot is None or a != self.bot.id] + [agent.id]
             body = self.webhook("user_added_to_chat", {"chat_id": chat_id, "thread_id": chat.thread_id, "reason": "manual",
                                                        "user": {"id": agent.id, "type": "agent", "name": agent.name, "present": True}})
         return self._send(body, send)
