@@ -98,6 +98,8 @@ class FakeChatwoot:
     """A threaded HTTP server answering Chatwoot's Application API for one fake account."""
 
     desk = "Chatwoot"
+    #: Whether the inbox `bot_inbox` has an Agent Bot (told conversation_opened / conversation_resolved).
+    agent_bot_events = True
 
     def __init__(
         self,
@@ -384,7 +386,7 @@ class FakeChatwoot:
             return
         conversation.status = status
         payload = self.conversation_json(conversation)
-        if conversation.inbox_id == self.bot_inbox:
+        if self.agent_bot_events and conversation.inbox_id == self.bot_inbox:
             # What Chatwoot tells an Agent Bot.
             if status in ("open", "resolved"):
                 self.notify({**payload, "event": "conversation_opened" if status == "open" else "conversation_resolved"})
