@@ -295,9 +295,9 @@ class ZohoSalesIQConnector(Connector, TakesWebhooks, FetchesTokens, HostsTheBot)
         if name == "conversation.transfer.accepted" and not zobot:
             return [Transferred(f"{name}:{conversation_id}:{event.moment('attended_time')}:{owner_id}", conversation_id, to_agent=owner)]
         if name == "conversation.completed":
-            return [ConversationClosed(f"{name}:{conversation_id}", conversation_id)]
+            return [ConversationClosed(f"{name}:{conversation_id}:{event.moment('end_time')}", conversation_id)]
         if name == "conversation.missed":
-            return [RoutingFailed(f"{name}:{conversation_id}", conversation_id, reason="missed")]
+            return [RoutingFailed(f"{name}:{conversation_id}:{event.moment('missed_time')}", conversation_id, reason="missed")]
         return []
 
     async def _zobot(self, body: bytes) -> WebhookReply:

@@ -120,7 +120,8 @@ class FakeSalesIQ:
         self.failures: list[list] = []
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
-        self._next = 4_000_000_000_000
+        # Ids unique across fakes too, as SalesIQ's are across a portal's life (one Rasa serves every test).
+        self._next = 4_000_000_000_000 + uuid.uuid4().int % 10**12 * 1000
         self.server = RecordingServer(self._handle)
 
     # -- lifecycle ---------------------------------------------------------------
