@@ -14,6 +14,7 @@ from .runtime import check_config_at_start
 
 check_config_at_start()
 
+from .calm import HandoffFromCalm  # noqa: E402
 from .doctor import HandoffDoctor  # noqa: E402
 from .fallback import HandoffFallback  # noqa: E402
 from .forms import escalate_on_invalid_answers  # noqa: E402
@@ -23,4 +24,4 @@ from .session_start import HandoffSessionStart  # noqa: E402
 
 __all__ = [
     "escalate_on_invalid_answers",
-    "HandoffDoctor", "HandoffFallback", "HandoffLoop", "HandoffLateEvent", "HandoffSessionStart"]
+    "HandoffDoctor", "HandoffFromCalm", "HandoffFallback", "HandoffLoop", "HandoffLateEvent", "HandoffSessionStart"]

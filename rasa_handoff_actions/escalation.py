@@ -20,7 +20,7 @@ from rasa_sdk import Tracker
 from handoff_connectors.core.contract import ServiceStatus
 
 from .conversation import is_external, latest_intent
-from .names import FALLBACK_ACTION, SLOT_LANGUAGE
+from .names import CALM_ACTION, FALLBACK_ACTION, SLOT_LANGUAGE, SLOT_NOTE, SLOT_ROUTING
 from .runtime import Runtime
 
 
@@ -60,6 +60,12 @@ def escalation_for(rt: Runtime, tracker: Tracker, language: str) -> Escalation:
                 planned.routing or settings.routing,
                 fill(planned.message_to_agent or settings.message_to_agent, tracker, **known),
             )
+    if previous_action == CALM_ACTION:
+        # A CALM flow may have set where this handoff goes, and the note, before calling the action.
+        return Escalation(
+            tracker.get_slot(SLOT_ROUTING) or settings.routing,
+            fill(tracker.get_slot(SLOT_NOTE) or settings.message_to_agent, tracker, **known),
+        )
     if previous_action == FALLBACK_ACTION:
         fallback = settings.fallback
         return Escalation(

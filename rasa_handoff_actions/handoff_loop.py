@@ -45,6 +45,7 @@ from handoff_connectors.core.rasa_protocol import (
 )
 from handoff_connectors.core.timers import SESSION, WAITING
 
+from .calm import back_to_calm
 from .conversation import (
     events_before,
     find_email,
@@ -233,6 +234,9 @@ class HandoffLoop(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        return back_to_calm(tracker, await self._step(dispatcher, tracker))
+
+    async def _step(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         rt = await runtime()
         language = handoff_language(tracker, rt.config)
         if tracker.active_loop_name != LOOP:

@@ -5,6 +5,8 @@ LATE_EVENT_ACTION = "action_handoff_late_event"
 FALLBACK_ACTION = "action_handoff_fallback"
 # Not in the domain: only `rasa-handoff doctor` runs it (rasa_handoff_actions/doctor.py).
 DOCTOR_ACTION = "action_handoff_doctor"
+# Rasa Pro (CALM): a flow hands off by calling it (rasa_handoff_actions/calm.py).
+CALM_ACTION = "action_handoff_from_calm"
 
 INTENT_REQUEST = "handoff_request"
 INTENT_END = "handoff_end"
