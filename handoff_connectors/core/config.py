@@ -45,7 +45,8 @@ class ConfigError(Exception):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A field's docstring is its description: the configuration reference is generated from them.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _http_url(value: str) -> str:
@@ -55,10 +56,16 @@ def _http_url(value: str) -> str:
 
 
 class RasaSettings(_Strict):
+    """How the sidecar reaches Rasa's HTTP API (Rasa started with `--enable-api`)."""
+
     url: str = "http://localhost:5005"
+    """Rasa's address, as the sidecar reaches it."""
     token: Optional[SecretStr] = None
+    """Rasa's `--auth-token`, when it was started with one (a secret)."""
     output_channel: str = "latest"
+    """The channel Rasa pushes the agent's messages into: `latest` (the one the user last wrote on) or a channel of credentials.yml that can receive pushes (not `rest`)."""
     timeout: PositiveFloat = 30.0
+    """Seconds per call to Rasa."""
 
     _check_url = field_validator("url")(_http_url)
 
@@ -71,6 +78,7 @@ class StoreSettings(_Strict):
     """
 
     type: Literal["sqlite", "redis"] = "sqlite"
+    """`sqlite` for the processes of one machine, `redis` for replicas on several."""
     path: str = Field("handoff.sqlite", description="sqlite: the database file")
     durable: bool = Field(False, description="sqlite: fsync every commit (survives a power cut, about 1 ms a write)")
     url: Optional[SecretStr] = Field(
@@ -88,19 +96,22 @@ class StoreSettings(_Strict):
 
 
 class SidecarSettings(_Strict):
+    """The sidecar: the desks' webhooks in, the delivery of queued messages both ways."""
+
     host: str = "127.0.0.1"
+    """The interface it listens on (`0.0.0.0` in a container)."""
     port: int = Field(5056, ge=1, le=65535)
-    # How often the sidecar looks for messages that could not be delivered yet.
+    """The port it listens on."""
     poll_interval: PositiveFloat = 0.25
+    """Seconds between looks for due timers and held-back messages (new messages go out at once)."""
     max_retry_delay: PositiveFloat = 30.0
-    # Queues delivered at once (each in order); the others wait their turn.
+    """The longest wait, in seconds, between retries to Rasa or the desk."""
     max_concurrent_deliveries: int = Field(32, ge=1, le=1000)
-    # While the desk is Unavailable, how often to check its credentials again
-    # (no handoff starts meanwhile, so no desk call would notice the fix).
+    """Queues delivered at once, each in order; the others wait their turn."""
     status_check_interval: PositiveFloat = 30.0
-    # The sidecar's URL as desks call it (https://handoff.example.com), for desks that
-    # sign the URL they call; without it, the proxy's X-Forwarded-Proto/Host are used.
+    """While the desk is Unavailable, seconds between checks of its credentials (no handoff starts meanwhile, so no desk call would notice the fix)."""
     public_url: Optional[str] = None
+    """The sidecar's URL as desks call it (https://handoff.example.com), for desks that sign the URL they call; without it, the proxy's X-Forwarded-Proto/Host are used."""
 
     @field_validator("public_url")
     @classmethod
@@ -109,9 +120,13 @@ class SidecarSettings(_Strict):
 
 
 class DeskSettings(BaseModel):
-    """Base of every desk's settings model (`connectors.<name>`): unknown keys are errors."""
+    """Base of every desk's settings model (`connectors.<name>`): unknown keys are errors.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    A field's docstring (the string right under it) is its description in the
+    configuration reference and on the desk's page of the docs site.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def http_url(value: str) -> str:
@@ -140,8 +155,12 @@ class ConnectorSections(dict):
 
 
 class EmailSettings(_Strict):
+    """Asking the user's email before a handoff, when no slot or channel gave it."""
+
     required: bool = True
+    """Ask for an email when it is unknown (no `handoff_email` slot, nothing in the channel's metadata)."""
     max_attempts: PositiveInt = 3
+    """Invalid answers to the email question before the bot gives up the request."""
 
 
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -160,12 +179,17 @@ class ServiceHoursRule(_Strict):
     """Weekly (`days`) or custom (`date`), with a time range."""
 
     days: Optional[list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]]] = None
+    """A weekly rule: the days it applies to."""
     date: Optional[datetime.date] = None
+    """A custom rule: the one date it applies to (YYYY-MM-DD)."""
     from_: datetime.time = Field(alias="from")
+    """Opening time, HH:MM, in `timezone`."""
     to: datetime.time
+    """Closing time, HH:MM (00:00 is midnight)."""
     overnight: bool = False
+    """The window crosses midnight (22:00 to 06:00)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True)
 
     _hhmm = field_validator("from_", "to", mode="before")(_clock_time)
 
@@ -193,9 +217,14 @@ class ServiceHoursRule(_Strict):
 
 
 class ServiceHoursSettings(_Strict):
+    """When agents answer; outside it the user gets the out-of-hours reply instead of a handoff."""
+
     timezone: str = "UTC"
+    """The IANA time zone of the rules (Europe/Madrid)."""
     rules: list[ServiceHoursRule] = Field(default_factory=list, max_length=10)
+    """Up to 10 rules; a day's overlapping windows merge, separate ones stay apart."""
     show_next_opening: bool = True
+    """Tell the user when agents are next in."""
 
     @field_validator("timezone")
     @classmethod
@@ -209,17 +238,25 @@ class ServiceHoursSettings(_Strict):
 
 
 class TimeoutSettings(_Strict):
-    # No agent reply this long after the request: ask the user to end or keep waiting.
+    """Timers of a handoff, in seconds."""
+
     waiting: PositiveFloat = 60.0
-    # This long without a user message after the agent's last one: end the handoff.
+    """No agent reply this long after the request: ask the user to end or keep waiting."""
     session: PositiveFloat = 180.0
+    """This long without a user message after the agent's last one: the handoff ends."""
 
 
 class PlannedEscalation(_Strict):
+    """An intent or an action of the bot that always hands off."""
+
     intent: Optional[str] = None
+    """The intent that hands off (give this or `action`)."""
     action: Optional[str] = None
+    """The action that hands off (give this or `intent`)."""
     routing: Optional[str] = None
+    """The desk's team, group, queue or department for it (a name the desk's settings map)."""
     message_to_agent: Optional[str] = None
+    """A note the agent sees first; `{handoff_language}` and slots as `{slot}` are filled in."""
 
     @model_validator(mode="after")
     def _one_trigger(self) -> "PlannedEscalation":
@@ -229,40 +266,66 @@ class PlannedEscalation(_Strict):
 
 
 class FallbackEscalation(_Strict):
+    """What happens when the bot keeps misunderstanding."""
+
     mode: Literal["handoff", "offer", "off"] = "offer"
+    """`handoff` at once, `offer` a person (buttons), or `off`."""
     after: PositiveInt = 2
+    """Misunderstood turns in a row before it does."""
     routing: Optional[str] = None
+    """The routing for these handoffs (else `escalation.routing`)."""
     message_to_agent: Optional[str] = None
+    """A note the agent sees first for these handoffs."""
 
 
 class EscalationSettings(_Strict):
+    """When a handoff starts, and where it goes."""
+
     routing: Optional[str] = None
+    """The default team, group, queue or department (the desk's default when unset)."""
     message_to_agent: Optional[str] = None
+    """The default note the agent sees first."""
     planned: list[PlannedEscalation] = Field(default_factory=list)
-    # Facts the desk may route on, per handoff: attribute name -> the bot's slot holding it.
+    """Intents or actions that always hand off, each with its routing."""
     attributes: dict[str, str] = Field(default_factory=dict)
+    """Facts the desk may route on, per handoff: attribute name -> the bot's slot holding it."""
     fallback: FallbackEscalation = FallbackEscalation()
+    """Escalation after misunderstood turns."""
 
 
 class HandoffConfig(_Strict):
+    """handoff.yml: read by the action server and the sidecar alike."""
+
     enabled: bool = True
-    # One of the installed connectors (entry points `rasa_handoff.connectors`).
+    """Handoff on or off (`false`: the bot answers handoff requests with the `disabled` text)."""
     connector: str = Field(default_factory=lambda: _default_connector())
+    """The desk: one of the installed connectors (`rasa-handoff status` lists them; an unknown name fails at start, listing them)."""
     default_language: Language = "en"
-    # A slot of the bot that holds the conversation's language, when it has one.
+    """The language of the texts when the conversation's is unknown: `en`, `es`, `fr` or `de`."""
     language_slot: Optional[str] = "language"
+    """A slot of the bot that holds the conversation's language, when it has one."""
     transcript_rounds: NonNegativeInt = 5
+    """Exchanges of the conversation (a user turn and the bot's answer) the agent gets as the transcript (0: none)."""
     email: EmailSettings = EmailSettings()
+    """Asking for the user's email."""
     end_phrases: dict[Language, list[str]] = Field(default_factory=dict)
+    """Per language, more phrases that end a handoff (added to the built-in ones)."""
     messages: dict[Language, dict[str, str]] = Field(default_factory=dict)
+    """Per language, texts that replace the built-in ones, by key (`ask_email`, `connecting`, `no_agents`, `out_of_hours`, `agent_joined`, `agent_ended`, ...: every key is listed under Texts on the configuration page)."""
     service_hours: Optional[ServiceHoursSettings] = None
+    """When agents answer (unset: always)."""
     timeouts: TimeoutSettings = TimeoutSettings()
+    """Waiting and session timeouts."""
     escalation: EscalationSettings = EscalationSettings()
+    """When a handoff starts, and where it goes."""
     rasa: RasaSettings = RasaSettings()
+    """How the sidecar reaches Rasa."""
     store: StoreSettings = StoreSettings()
+    """Where the action servers and sidecars keep what they share."""
     sidecar: SidecarSettings = SidecarSettings()
-    # Each desk's section, validated by that desk's own settings model (see parse_config).
+    """The sidecar process."""
     connectors: dict[str, Any] = Field(default_factory=dict)
+    """Each desk's section (`connectors.<desk>`), validated by that desk's own settings model."""
 
     @field_validator("messages")
     @classmethod

@@ -19,20 +19,24 @@ def _id_string(value: Any) -> Any:
 class IntercomConnectorSettings(DeskSettings):
     """Intercom (API 2.14): channel to Intercom, or the bot inside Intercom Messenger."""
 
-    # channel: the user talks to the bot anywhere; a handoff opens an Intercom conversation.
-    # messenger: the bot also answers Intercom Messenger conversations itself (desk to desk).
     mode: Literal["channel", "messenger"] = "channel"
+    """`channel`: the user talks to the bot anywhere and a handoff opens an Intercom conversation; `messenger`: the bot also answers Intercom Messenger conversations itself (desk to desk)."""
     access_token: SecretStr
-    client_secret: SecretStr = Field(description="signs the webhooks Intercom sends (X-Hub-Signature)")
-    # The admin the bot acts as; looked up with GET /me when not given.
+    """The access token of your Intercom app (Developer Hub > your app > Authentication)."""
+    client_secret: SecretStr
+    """The app's client secret (Basic information): it signs the webhooks Intercom sends (X-Hub-Signature)."""
     admin_id: Optional[str] = None
+    """The admin the bot acts as; looked up with GET /me when not given."""
     region: Literal["us", "eu", "au"] = "us"
-    # Overrides the region's API host (a proxy, or a fake Intercom in tests).
+    """The region your workspace is hosted in (its API host)."""
     base_url: Optional[str] = None
+    """Overrides the region's API host (a proxy, or a fake Intercom in tests)."""
     default_team: Optional[str] = None
-    # Routing target (escalation `routing`) -> Intercom team id.
+    """The team id handoffs go to when escalation names no routing (none: Intercom's own assignment rules)."""
     teams: dict[str, str] = Field(default_factory=dict)
+    """Routing target (escalation `routing`) -> Intercom team id."""
     timeout: PositiveFloat = 10.0
+    """Seconds per call to Intercom."""
 
     _ids = field_validator("admin_id", "default_team", mode="before")(_id_string)
 

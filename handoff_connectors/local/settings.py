@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 
 from ..core.config import DeskSettings
 
@@ -12,4 +12,5 @@ from ..core.config import DeskSettings
 class LocalConnectorSettings(DeskSettings):
     """The built-in agent inbox."""
 
-    token: Optional[SecretStr] = Field(None, description="what agents give to open the inbox (/inbox?token=...)")
+    token: Optional[SecretStr] = None
+    """What agents give to open the inbox (/inbox?token=...); unset, the inbox refuses everyone."""

@@ -160,7 +160,7 @@ def plan_handoff_config(plan: Plan, force: bool) -> None:
     bundled = _bundled("handoff.example.yml")
     existing = plan.planned_text("handoff.yml")
     if existing is None or (force and existing != bundled):
-        plan.write("handoff.yml", bundled, "written (local desk; see the README for the others)")
+        plan.write("handoff.yml", bundled, "written (local desk; see docs/desks or each desk's doc.md for the others)")
     else:
         plan.done.append("handoff.yml: kept" + ("" if existing == bundled else " (yours; --force replaces it)"))
 
