@@ -28,7 +28,7 @@ from handoff_connectors.core.contract import (
 )
 from handoff_connectors.registry import connector_statuses, create_connector
 from handoff_connectors.testing import send_call, served_sidecar, with_wrong_headers
-from handoff_connectors.twilio_flex import TwilioFlexConnector, identity_for
+from handoff_connectors.twilio_flex import WEBHOOK_PATH, TwilioFlexConnector, identity_for
 from handoff_connectors.twilio_flex.connector import CONVERSATION_KEY, START_KEY
 from handoff_connectors.twilio_flex.signature import signature, verify
 
@@ -352,3 +352,14 @@ async def test_status_is_available_with_working_credentials_and_unavailable_once
 
 def test_the_identity_is_the_rasa_sender():
     assert identity_for("user-42") == "rasa:user-42"
+
+
+def test_the_setup_page_names_every_setting_and_webhook_event():
+    from pathlib import Path
+
+    from handoff_connectors.twilio_flex.connector import WEBHOOK_EVENTS
+    from handoff_connectors.twilio_flex.settings import TwilioFlexSettings
+
+    page = (Path(__file__).resolve().parent.parent / "doc.md").read_text()
+    missing = [name for name in [*TwilioFlexSettings.model_fields, *WEBHOOK_EVENTS, WEBHOOK_PATH] if name not in page]
+    assert not missing, f"doc.md does not mention {missing}"
