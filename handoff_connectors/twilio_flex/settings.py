@@ -25,33 +25,39 @@ class TwilioFlexSettings(DeskSettings):
     """Twilio Flex: a Conversations conversation per handoff, routed to agents by an Interaction (TaskRouter)."""
 
     account_sid: str
-    # Signs every webhook Twilio sends (X-Twilio-Signature); the REST password unless an API key is given.
+    """The Account SID (AC...), Console > Account Info."""
     auth_token: SecretStr
-    # An API key (Console > Account > API keys) for the REST calls instead of the auth token.
+    """The Auth Token: it signs every webhook Twilio sends (X-Twilio-Signature), and is the REST password unless an API key is given."""
     api_key_sid: Optional[str] = None
+    """An API key's SID (SK...) for the REST calls instead of the auth token (Console > API keys & tokens)."""
     api_key_secret: Optional[SecretStr] = None
-    # The Flex Conversations service (Conversations > Manage > Services: "Flex Conversation Service").
+    """The API key's secret; goes with `api_key_sid`."""
     conversations_service_sid: str
+    """The Flex Conversations service (IS...), Conversations > Manage > Services: the bot's chats are opened there."""
     workspace_sid: str
+    """The TaskRouter workspace (WS...) of Flex ("Flex Task Assignment")."""
     workflow_sid: str
-    # The TaskRouter task channel the task is created on.
+    """The TaskRouter workflow (WW...) the bot's tasks go through."""
     task_channel: str = "chat"
-    # Routing target (escalation `routing`) -> TaskRouter queue (its name, or its WQ... SID), written
-    # into the task's attributes as `queue` for the workflow's filters.
+    """The TaskRouter task channel the task is created on."""
     queues: dict[str, str] = Field(default_factory=dict)
+    """Routing target (escalation `routing`) -> TaskRouter queue (its name, or its WQ... SID), written into the task's attributes as `queue` for the workflow's filters."""
     default_queue: Optional[str] = None
-    # The URL Twilio posts the conversation's events to (the sidecar's /twilio_flex/webhook as seen
-    # from the internet). Default: sidecar.public_url + /twilio_flex/webhook; with neither, set the
-    # Flex Conversations service's own webhook in the Console instead.
+    """The queue written when the routing has none of its own in `queues` (none: no `queue` attribute)."""
     webhook_url: Optional[str] = None
-    # Who the transcript and the close notes are written as in the conversation.
+    """The URL Twilio posts each conversation's events to (the sidecar's /twilio_flex/webhook as the internet sees it), registered on every conversation the bot opens. Default: `sidecar.public_url` + /twilio_flex/webhook; with neither, set the Flex Conversations service's webhook in the Console instead."""
     bot_author: str = "Bot"
-    # Twilio's API hosts; overridden for a proxy, or a fake Twilio in tests.
+    """Who the transcript and the close notes are written as in the conversation."""
     conversations_url: str = "https://conversations.twilio.com"
+    """Twilio's Conversations API host (change it for a proxy only)."""
     flex_url: str = "https://flex-api.twilio.com"
+    """Twilio's Flex API host, for the Interactions (change it for a proxy only)."""
     taskrouter_url: str = "https://taskrouter.twilio.com"
+    """Twilio's TaskRouter API host, for the agents' availability (change it for a proxy only)."""
     media_url: str = "https://mcs.us1.twilio.com"
+    """Twilio's media service, which gives the links to the files agents send (change it for a proxy only)."""
     timeout: PositiveFloat = 10.0
+    """Seconds per call to Twilio."""
 
     _account = field_validator("account_sid")(_sid("AC"))
     _key = field_validator("api_key_sid")(_sid("SK"))
