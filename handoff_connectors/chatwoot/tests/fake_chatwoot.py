@@ -33,6 +33,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qs
 
@@ -492,6 +493,32 @@ class FakeChatwoot:
                     raise AssertionError(f"timed out waiting for {what}; calls: {[(c.method, c.path, c.status) for c in self.calls]}")
                 self._changed.wait(min(remaining, 0.1))
 
+    def bot_says(self, conversation_id: int) -> list[str]:
+        """The bot's messages in a conversation: outgoing, public, from no agent of the account."""
+        return [m["content"] for m in self.messages(conversation_id, kind="outgoing", private=False) if m["sender"]["id"] not in self.agents]
+
+    def wait_for_bot(self, conversation_id: int, count: int) -> list[str]:
+        self.wait_for(lambda: len(self.bot_says(conversation_id)) >= count, timeout=30, what=f"{count} bot message(s)")
+        return self.bot_says(conversation_id)
+
     def calls_to(self, operation: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if c.operation == operation]
+
+
+def fixture_about(folder: Path, name: str, conversation_id: Any = None, **changes: Any) -> dict:
+    """A webhook fixture, about `conversation_id` when given (the message's conversation, or the conversation itself)."""
+    payload = json.loads((folder / f"{name}.json").read_bytes())
+    if conversation_id is not None:
+        holder = payload["conversation"] if "conversation" in payload else payload
+        holder["id"] = int(conversation_id) if str(conversation_id).isdigit() else conversation_id
+    payload.update(changes)
+    return payload
+
+
+def wait_until_handed_back(deployment: Any, sender_id: str, timeout: float = 30) -> None:
+    """Rasa's handoff loop for the sender has ended (the desk gave the conversation back)."""
+    deadline = time.monotonic() + timeout
+    while (deployment.tracker(sender_id).get("active_loop") or {}).get("name"):
+        assert time.monotonic() < deadline, "the handoff did not end after the resolve"
+        time.sleep(0.2)

@@ -18,7 +18,7 @@ import pytest
 from handoff_connectors.chatwoot import WEBHOOK_PATH
 
 from .conftest import API_INBOX, BOT_TOKEN, LEA, SAM, SECRET, TEAMS, USER_TOKEN, fake_account
-from .fake_chatwoot import FakeChatwoot
+from .fake_chatwoot import FakeChatwoot, wait_until_handed_back
 
 pytestmark = pytest.mark.e2e
 
@@ -106,45 +106,33 @@ def test_channel_a_handoff_to_chatwoot_from_request_to_agent_close(deployment, c
     assert user.say("what are your opening hours") == [HOURS]
 
 
-def bot_says(fake: FakeChatwoot, conversation_id: int) -> list[str]:
-    return [m["content"] for m in fake.messages(conversation_id, kind="outgoing", private=False, sender_type="agent_bot")]
-
-
-def wait_for_bot(fake: FakeChatwoot, conversation_id: int, count: int) -> list[str]:
-    fake.wait_for(lambda: len(bot_says(fake, conversation_id)) >= count, timeout=30, what=f"{count} bot message(s)")
-    return bot_says(fake, conversation_id)
-
-
 def test_agent_bot_answers_hands_over_stays_quiet_and_comes_back(deployment, agent_bot: FakeChatwoot):
     visitor = agent_bot.add_contact("Bo", "bo.chatwoot@example.com")
     conversation_id = agent_bot.visitor_writes(visitor, "hello", attachments=(
         {"file_type": "image", "data_url": "https://cw.acme.example/blobs/photo.jpg"},))
-    assert wait_for_bot(agent_bot, conversation_id, 1) == [GREETING]
+    assert agent_bot.wait_for_bot(conversation_id, 1) == [GREETING]
     sender = f"chatwoot-{conversation_id}"
     first = [e for e in deployment.tracker(sender)["events"] if e.get("event") == "user"][0]
     assert first["metadata"]["attachments"] == ["https://cw.acme.example/blobs/photo.jpg"]
 
     # A person, please: the email is known from Chatwoot; the conversation goes to the team.
     agent_bot.visitor_writes(visitor, "I want to talk to a human", conversation_id)
-    assert wait_for_bot(agent_bot, conversation_id, 2)[1] == CONNECTING
+    assert agent_bot.wait_for_bot(conversation_id, 2)[1] == CONNECTING
     agent_bot.wait_for(lambda: agent_bot.conversations[conversation_id].status == "open", what="the conversation opened")
     agent_bot.wait_for(lambda: agent_bot.conversations[conversation_id].team_id == TEAMS["support"], what="the team")
     [note] = agent_bot.messages(conversation_id, private=True)
     assert "**User:** hello" in note["content"] and "email: bo.chatwoot@example.com" in note["content"]
 
     # The humans talk; the bot says nothing.
-    said = len(bot_says(agent_bot, conversation_id))
+    said = len(agent_bot.bot_says(conversation_id))
     agent_bot.visitor_writes(visitor, "what are your opening hours", conversation_id)
     agent_bot.agent_assigns(conversation_id, SAM)
     agent_bot.agent_replies(conversation_id, SAM, "Hi Bo, Sam here.")
     time.sleep(1.0)
-    assert len(bot_says(agent_bot, conversation_id)) == said
+    assert len(agent_bot.bot_says(conversation_id)) == said
 
     # Resolved: the conversation is the bot's again.
     agent_bot.agent_resolves(conversation_id)
-    deadline = time.monotonic() + 30
-    while (deployment.tracker(sender).get("active_loop") or {}).get("name"):
-        assert time.monotonic() < deadline, "the handoff did not end after the resolve"
-        time.sleep(0.2)
+    wait_until_handed_back(deployment, sender)
     agent_bot.visitor_writes(visitor, "what are your opening hours", conversation_id)
-    assert wait_for_bot(agent_bot, conversation_id, said + 1)[-1] == HOURS
+    assert agent_bot.wait_for_bot(conversation_id, said + 1)[-1] == HOURS

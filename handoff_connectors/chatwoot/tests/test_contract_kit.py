@@ -18,17 +18,13 @@ from handoff_connectors.chatwoot.signing import signature
 from handoff_connectors.testing import ConnectorContract, desk_call, fixture_cases
 
 from .conftest import FIXTURES, SECRET, fake_account, settings
+from .fake_chatwoot import fixture_about
 
 FIXTURE_CONVERSATION = 4711
 
 
 def fixture(name: str, conversation_id=None, **changes) -> dict:
-    payload = json.loads((FIXTURES / f"{name}.json").read_bytes())
-    if conversation_id is not None:
-        holder = payload["conversation"] if "conversation" in payload else payload
-        holder["id"] = int(conversation_id) if str(conversation_id).isdigit() else conversation_id
-    payload.update(changes)
-    return payload
+    return fixture_about(FIXTURES, name, conversation_id, **changes)
 
 
 def signed(payload: dict | bytes):

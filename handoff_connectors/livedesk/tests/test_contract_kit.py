@@ -15,16 +15,13 @@ import pytest
 from handoff_connectors.livedesk import WEBHOOK_PATH, LiveDeskConnector
 from handoff_connectors.testing import ConnectorContract, desk_call, fixture_cases, send_call, served_sidecar
 
+from handoff_connectors.chatwoot.tests.fake_chatwoot import fixture_about
+
 from .conftest import FIXTURES, TOKEN, fake_project, settings
 
 
 def fixture(name: str, conversation_id=None, **changes) -> dict:
-    payload = json.loads((FIXTURES / f"{name}.json").read_bytes())
-    if conversation_id is not None:
-        holder = payload["conversation"] if "conversation" in payload else payload
-        holder["id"] = int(conversation_id) if str(conversation_id).isdigit() else conversation_id
-    payload.update(changes)
-    return payload
+    return fixture_about(FIXTURES, name, conversation_id, **changes)
 
 
 def call(payload: dict | bytes, token: str | None = TOKEN):

@@ -16,6 +16,8 @@ import pytest
 
 from handoff_connectors.livedesk import WEBHOOK_PATH
 
+from handoff_connectors.chatwoot.tests.fake_chatwoot import wait_until_handed_back
+
 from .conftest import API_KEY, API_SECRET, INBOX, MEI, TEAMS, TOKEN, fake_project
 from .fake_livedesk import FakeLiveDesk
 
@@ -80,38 +82,25 @@ def test_channel_a_handoff_to_livedesk_from_request_to_agent_close(deployment, c
     assert user.say("what are your opening hours") == [HOURS]
 
 
-def bot_says(fake: FakeLiveDesk, conversation_id: int) -> list[str]:
-    # The bot writes with the API key: outgoing, public, not from an agent of the project.
-    return [m["content"] for m in fake.messages(conversation_id, kind="outgoing", private=False) if m["sender"]["id"] not in fake.agents]
-
-
-def wait_for_bot(fake: FakeLiveDesk, conversation_id: int, count: int) -> list[str]:
-    fake.wait_for(lambda: len(bot_says(fake, conversation_id)) >= count, timeout=30, what=f"{count} bot message(s)")
-    return bot_says(fake, conversation_id)
-
-
 def test_desk_the_bot_answers_hands_over_stays_quiet_and_comes_back(deployment, desk: FakeLiveDesk):
     visitor = desk.add_contact("Kai", "kai.livedesk@example.com")
     conversation_id = desk.visitor_writes(visitor, "hello")
-    assert wait_for_bot(desk, conversation_id, 1) == [GREETING]
+    assert desk.wait_for_bot(conversation_id, 1) == [GREETING]
     sender = f"livedesk-{conversation_id}"
 
     desk.visitor_writes(visitor, "I want to talk to a human", conversation_id)
-    assert wait_for_bot(desk, conversation_id, 2)[1] == CONNECTING
+    assert desk.wait_for_bot(conversation_id, 2)[1] == CONNECTING
     desk.wait_for(lambda: desk.conversations[conversation_id].team_id == TEAMS["support"], what="the team")
     assert "**User:** hello" in desk.messages(conversation_id, private=True)[0]["content"]
 
-    said = len(bot_says(desk, conversation_id))
+    said = len(desk.bot_says(conversation_id))
     desk.visitor_writes(visitor, "what are your opening hours", conversation_id)
     desk.agent_assigns(conversation_id, MEI)
     desk.agent_replies(conversation_id, MEI, "Hi Kai, Mei here.")
     time.sleep(1.0)
-    assert len(bot_says(desk, conversation_id)) == said
+    assert len(desk.bot_says(conversation_id)) == said
 
     desk.agent_resolves(conversation_id)
-    deadline = time.monotonic() + 30
-    while (deployment.tracker(sender).get("active_loop") or {}).get("name"):
-        assert time.monotonic() < deadline, "the handoff did not end after the resolve"
-        time.sleep(0.2)
+    wait_until_handed_back(deployment, sender)
     desk.visitor_writes(visitor, "what are your opening hours", conversation_id)
-    assert wait_for_bot(desk, conversation_id, said + 1)[-1] == HOURS
+    assert desk.wait_for_bot(conversation_id, said + 1)[-1] == HOURS
