@@ -16,21 +16,26 @@ _REGION = re.compile(r"^(?=.{4,100}$)([a-z0-9-]+\.)+[a-z]{2,}$")
 class GenesysSettings(DeskSettings):
     """Genesys Cloud Open Messaging: OAuth client credentials and one Open Messaging integration."""
 
-    # The region's domain (the part after "login." / "api." in its hosts).
     region: str = "mypurecloud.com"
-    # Override the region's hosts (a proxy, or a fake Genesys in tests).
+    """Your org's region: the domain of the address you log in at (`mypurecloud.ie`, `usw2.pure.cloud`, ...); tokens come from `https://login.<region>` and the API is `https://api.<region>`."""
     login_url: Optional[str] = None
+    """Overrides the region's login host, where OAuth tokens come from (a proxy, or a fake Genesys in tests); none: `https://login.<region>`."""
     api_url: Optional[str] = None
-    # The OAuth client (grant type Client Credentials).
+    """Overrides the region's API host (a proxy, or a fake Genesys in tests); none: `https://api.<region>`."""
     client_id: str = Field(min_length=1)
+    """The Client ID of the OAuth client with grant type Client Credentials (Admin > Integrations > OAuth)."""
     client_secret: SecretStr
-    # The Open Messaging integration: its id, and the secret token that signs its webhooks.
+    """That OAuth client's Client Secret (a secret)."""
     integration_id: str = Field(min_length=1)
-    secret_token: SecretStr = Field(description="outboundNotificationWebhookSignatureSecretToken (X-Hub-Signature-256)")
-    # Routing target (escalation `routing`) -> the queue name the inbound message flow transfers to.
+    """The id of the Open Messaging integration (Admin > Message > Platforms), from its address in the browser or from `GET /api/v2/conversations/messaging/integrations/open`."""
+    secret_token: SecretStr
+    """The integration's Outbound Notification Webhook Signature Secret Token, a random string you make up: Genesys signs every webhook with it (X-Hub-Signature-256) and the sidecar refuses anything not signed with it."""
     queues: dict[str, str] = Field(default_factory=dict)
+    """Routing target (escalation `routing`) -> the queue name sent as the `handoff_queue` attribute, which your inbound message flow transfers to."""
     default_queue: Optional[str] = None
+    """The `handoff_queue` of a routing that has no entry in `queues` (none: the routing target itself)."""
     timeout: PositiveFloat = 10.0
+    """Seconds per call to Genesys."""
 
     _secrets_are_set = field_validator("client_secret", "secret_token")(non_empty_secret)
 

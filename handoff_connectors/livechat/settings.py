@@ -12,25 +12,30 @@ from ..core.config import DeskSettings, http_url, non_empty_secret
 class LiveChatSettings(DeskSettings):
     """LiveChat (API v3.5): channel to LiveChat, or the bot as a LiveChat bot agent."""
 
-    # channel: the user talks to the bot anywhere; a handoff starts a LiveChat chat as the customer.
-    # bot_agent: the bot also answers LiveChat chats itself, as a bot agent (desk to desk).
     mode: Literal["channel", "bot_agent"] = "channel"
+    """`channel`: the user talks to the bot anywhere and a handoff starts a LiveChat chat as the customer; `bot_agent`: the bot also answers LiveChat chats itself as a bot agent and transfers them to a group (desk to desk)."""
     organization_id: str = Field(min_length=1)
-    # The Client Id of the server-side app in the Developer Console: customer tokens are issued for it.
+    """Your Organization ID (Developer Console > Settings > Account); webhooks for another organization are refused."""
     client_id: str = Field(min_length=1)
-    # The Personal Access Token's owner (Basic auth is account_id:token) and the token itself.
+    """The Client Id of your server-side app in the Developer Console (Building blocks > Authorization): customer tokens for handed-off users are issued for it."""
     account_id: str = Field(min_length=1)
+    """The Account ID shown beside the Personal Access Token (Settings > Authorization > Personal Access Tokens): its owner, for the Basic `account_id:token` auth."""
     personal_access_token: SecretStr
-    # The app's webhook Secret key: LiveChat sends it as `secret_key` in every webhook.
+    """The Personal Access Token of an agent with access to the groups you route to, with the scopes listed in the setup steps above (a secret)."""
     webhook_secret: SecretStr
-    # bot_agent mode: the bot agent the bot speaks as (X-Author-Id).
+    """The Secret key of the app's webhooks (Building blocks > Chat webhooks): LiveChat sends it as `secret_key` in every webhook, and the sidecar refuses calls without it."""
     bot_agent_id: Optional[str] = None
+    """The id of the bot agent the bot speaks as (X-Author-Id), from Building blocks > Chat bot; required with `mode: bot_agent`."""
     default_group: NonNegativeInt = 0
-    # Routing target (escalation `routing`) -> LiveChat group id.
+    """The LiveChat group id a handoff goes to when its routing has no entry in `groups` (Agents > Groups; `0` is the General group)."""
     groups: dict[str, NonNegativeInt] = Field(default_factory=dict)
+    """Routing target (escalation `routing`) -> LiveChat group id (the number in the group's URL under Agents > Groups)."""
     api_url: str = "https://api.livechatinc.com/v3.5"
+    """The base URL of LiveChat's Agent and Customer Chat Web APIs (change it only for a proxy, or a fake LiveChat in tests)."""
     accounts_url: str = "https://accounts.livechat.com"
+    """The base URL of LiveChat's accounts service, where customer tokens are issued (change it only for a proxy, or a fake LiveChat in tests)."""
     timeout: PositiveFloat = 10.0
+    """Seconds per call to LiveChat."""
 
     _urls = field_validator("api_url", "accounts_url")(http_url)
     _secrets_are_set = field_validator("personal_access_token", "webhook_secret")(non_empty_secret)

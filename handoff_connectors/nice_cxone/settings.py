@@ -13,22 +13,28 @@ from .wire import DEFAULT_AUTH_URL
 class NiceCXoneSettings(DeskSettings):
     """NICE CXone Digital (DFO 3.0), bring your own channel: channel to desk."""
 
-    # Our API application (client credentials) for calling CXone.
-    api_url: str = Field(description="the tenant's Digital (DFO) API host, e.g. https://api-de-na1.niceincontact.com")
-    auth_url: str = Field(DEFAULT_AUTH_URL, description="CXone's OAuth token endpoint (from the tenant's API discovery)")
+    api_url: str
+    """Your tenant's Digital (DFO) API host, as its API discovery gives it, e.g. `https://api-de-na1.niceincontact.com` for North America 1."""
+    auth_url: str = Field(DEFAULT_AUTH_URL)
+    """CXone's OAuth token endpoint, where the sidecar gets its own token (as your tenant's API discovery gives it)."""
     client_id: str = Field(min_length=1)
+    """The client id of the back-end API application (client credentials) you registered in CXone for the sidecar."""
     client_secret: SecretStr
-    # The BYOC channel (digital point of contact) a handoff goes to, and one per routing target.
+    """That API application's client secret (a secret)."""
     channel_id: str = Field(min_length=1)
-    channels: dict[str, str] = Field(default_factory=dict, description="routing target -> channel id")
-    # What the user issues to CXone for the sidecar's token endpoint (the integration's client id/secret).
+    """The id of the BYOC channel (digital point of contact) a handoff goes to when its routing has no entry in `channels`; CXone routes it by the skill assigned to the channel."""
+    channels: dict[str, str] = Field(default_factory=dict)
+    """Routing target (escalation `routing`) -> the id of the BYOC channel its handoffs go to."""
     byoc_client_id: str = Field(min_length=1)
+    """A client id you make up and enter as the Client ID of the BYOC integration: CXone sends it to the sidecar's token endpoint."""
     byoc_client_secret: SecretStr
-    # How long a bearer token the sidecar issues to CXone lives, in seconds.
+    """A long random secret you make up and enter as the BYOC integration's Client Secret; changing it retires every token issued under the old one."""
     byoc_token_ttl: int = Field(3600, ge=60, le=86400)
-    # Files as links after the text instead of the message's `attachments` (if the tenant refuses those).
+    """Seconds a bearer token the sidecar issues to CXone lives (60 to 86400)."""
     files_as_links: bool = False
+    """`true`: the user's files go as links in the message text instead of the message's `attachments` (for a tenant that refuses those)."""
     timeout: PositiveFloat = 10.0
+    """Seconds per call to CXone."""
 
     _urls = field_validator("api_url", "auth_url")(http_url)
     _secrets_are_set = field_validator("client_secret", "byoc_client_secret")(non_empty_secret)

@@ -15,25 +15,26 @@ _ORG_ID = re.compile(r"00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?")
 class SalesforceSettings(DeskSettings):
     """Messaging for In-App and Web, an Embedded Service deployment of type Custom Client."""
 
-    # The deployment's SCRT URL (Setup > Embedded Service Deployments > the deployment > Code Snippet).
     messaging_url: str
-    # The org id (Setup > Company Information > Salesforce.com Organization ID), 15 or 18 characters.
+    """The deployment's SCRT URL, `https://<your-domain>.my.salesforce-scrt.com` (Setup > Embedded Service Deployments > the deployment > Code Snippet)."""
     org_id: str
-    # The deployment's API name (its "developer name", `esDeveloperName` in the API).
+    """Your org id, 15 or 18 characters starting with `00D` (Setup > Company Information > Salesforce.com Organization ID, or the deployment's Code Snippet)."""
     deployment: str
-    # The pre-chat (routing) field that gets the escalation's routing target ("billing", "support").
+    """The API Name of the Custom Client deployment (Setup > Embedded Service Deployments), sent as `esDeveloperName`."""
     routing_attribute: Optional[str] = None
-    # The pre-chat (routing) field that gets the user's email.
+    """The routing attribute (a hidden pre-chat parameter of the channel) that gets the escalation's routing target, e.g. `Queue`; unset, the connector adds no attribute for the routing target."""
     email_attribute: Optional[str] = None
-    # Fixed routing attributes sent with every conversation (before the per-handoff ones).
+    """The routing attribute (a hidden pre-chat parameter of the channel) that gets the user's email, e.g. `Customer_Email`; unset, the connector adds no attribute for the email."""
     routing_attributes: dict[str, str] = Field(default_factory=dict)
+    """Fixed routing attributes (parameter API name -> value) sent with every conversation; `escalation.attributes`, `routing_attribute` and `email_attribute` override them."""
     timeout: PositiveFloat = 10.0
-    # A stream silent for this long (no event, no heartbeat) is reopened.
+    """Seconds per call to Salesforce's Messaging API (reading the event stream is governed by `stream_heartbeat` instead)."""
     stream_heartbeat: PositiveFloat = 90.0
-    # A conversation's access token is renewed this long before it expires.
+    """Seconds a conversation's event stream may stay silent (no event, no heartbeat) before the sidecar reopens it."""
     token_refresh_margin: PositiveFloat = 300.0
-    # Assumed lifetime of an access token whose JWT carries no `exp` (seconds).
+    """Seconds before a conversation's access token expires that it is renewed."""
     token_lifetime: PositiveFloat = 3600.0
+    """Seconds an access token is assumed to live when its JWT carries no `exp` claim."""
 
     _url = field_validator("messaging_url")(http_url)
 

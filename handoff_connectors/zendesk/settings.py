@@ -24,26 +24,33 @@ class ZendeskConnectorSettings(DeskSettings):
     """
 
     mode: Literal["channel", "switchboard_bot"] = "channel"
+    """`channel`: the user talks to the bot anywhere and a handoff creates a Sunshine conversation passed to the agent workspace; `switchboard_bot`: the bot also answers Zendesk messaging conversations itself as a switchboard integration and passes control to the agent workspace (desk to desk)."""
     app_id: str = Field(min_length=1)
-    # The app's API key (Admin Center > Apps and integrations > Conversations API): basic auth.
+    """The app ID shown with the API key (Admin Center > Apps and integrations > APIs > Conversations API); webhooks for another app are ignored."""
     key_id: str = Field(min_length=1)
+    """The key ID of that API key: the connector signs in with it and the secret (basic authentication)."""
     key_secret: SecretStr
-    # The webhook's secret, which Sunshine sends as X-API-Key with every call.
+    """The API key's secret key, shown once when you create the key (a secret)."""
     webhook_secret: SecretStr
-    # Where the API is: https://{subdomain}.zendesk.com/sc, a legacy region, or any base URL.
+    """The webhook secret of the Conversations integration (Admin Center > Apps and integrations > Integrations > Conversations integrations): Sunshine sends it as X-API-Key with every call, and the sidecar refuses calls without it."""
     subdomain: Optional[str] = None
+    """Your Zendesk subdomain (`acme` for acme.zendesk.com): the API is `https://<subdomain>.zendesk.com/sc`; one of `subdomain`, `region` or `base_url` is required."""
     region: Optional[Literal["us", "eu"]] = None
+    """Instead of `subdomain`, for a legacy Sunshine Conversations account: `us` (api.smooch.io) or `eu` (api.eu-1.smooch.io)."""
     base_url: Optional[str] = None
-    # The switchboard integration that takes handoffs (its id, name or integrationType).
+    """Instead, any address of the API (a proxy, or a fake Sunshine in tests); it wins over `subdomain` and `region`."""
     agent_workspace: str = Field(default=AGENT_WORKSPACE, min_length=1)
-    # The bot's own switchboard integration (its id, name or integration id); switchboard_bot mode needs it.
+    """The switchboard integration handoffs pass control to: its id, name or integration type (the default is Zendesk's agent workspace)."""
     bot_integration: Optional[str] = None
-    # Routing target (escalation `routing`) -> a ticket tag the agent workspace routes on.
+    """The bot's own switchboard integration (its id, name, integration id or type), which `switchboard_bot` mode answers for and gives control back to; required in `switchboard_bot` mode."""
     routing_tags: dict[str, str] = Field(default_factory=dict)
+    """Routing target (escalation `routing`) -> the ticket tag a handoff sets (`dataCapture.systemField.tags`), for your triggers or routing rules to route on."""
     default_tag: Optional[str] = None
-    # A ticket field (its id) that receives the message to the agent.
+    """The tag of handoffs whose routing is not in `routing_tags` (none: no tag)."""
     message_ticket_field: Optional[str] = None
+    """The id of a ticket field you created to receive the bot's message to the agent (none: no ticket field is filled)."""
     timeout: PositiveFloat = 10.0
+    """Seconds per call to Sunshine Conversations."""
 
     _secrets_are_set = field_validator("key_secret", "webhook_secret")(non_empty_secret)
 
