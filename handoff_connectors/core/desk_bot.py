@@ -5,8 +5,10 @@ chat as `UserWroteInDesk`. Each is queued on `bot_in:<desk conversation>`,
 and the sidecar drains those queues in order:
 
 - while a handoff owns the conversation's sender (`bot_sender`), the message
-  stays in the desk for the agent and the bot says nothing; only a button the
-  bot itself offered (its "End chat") still reaches the bot;
+  stays in the desk for the agent and the bot says nothing (the user answered,
+  so the session timeout stops until the agent's next message, as for a
+  relayed message); only a button the bot itself offered (its "End chat")
+  still reaches the bot;
 - otherwise the text goes to Rasa's REST channel, which answers with the
   bot's messages; each is queued on `bot_out:<desk conversation>` and posted
   into the desk conversation by the connector.
@@ -27,6 +29,7 @@ import httpx
 from .contract import DeskError, HostsTheBot, UserWroteInDesk
 from .outbox import Attempts, Drained, RetryLater, Undeliverable, drain
 from .store import Store
+from .timers import SESSION, Timers
 
 BOT_IN = "bot_in:"
 BOT_OUT = "bot_out:"
@@ -83,8 +86,12 @@ class DeskBot:
         conversation_id = item["conversation_id"]
         sender_id = self.connector.bot_sender(conversation_id)
         payload = item.get("payload")
-        if payload is None and await self._active(sender_id) is not None:
-            return  # A handoff owns the conversation: the agent reads it in the desk.
+        handoff = await self._active(sender_id) if payload is None else None
+        if handoff is not None:
+            # A handoff owns the conversation: the agent reads it in the desk. The user
+            # answered, so the session timeout counts again from the agent's next message.
+            await Timers(self.store).disarm(handoff.handoff_id, SESSION)
+            return
         message = payload or item.get("text") or ""
         if not message.strip():
             return
