@@ -82,3 +82,13 @@ def deployment(rasa_project: tuple[Path, Path, Path], tmp_path_factory: pytest.T
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _deployment_as_configured(request: pytest.FixtureRequest) -> None:
+    """A test on the shared deployment outside a `reconfigured` block gets the default handoff.yml.
+
+    Module fixtures (a desk's `reconfigured` block) are set up before this runs.
+    """
+    if "deployment" in request.fixturenames:
+        request.getfixturevalue("deployment").as_configured()

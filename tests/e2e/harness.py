@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -35,6 +36,8 @@ class Deployment:
         self.rasa_port, self.action_port, self.sidecar_port = free_port(), free_port(), free_port()
         self.config_path = workdir / "handoff.yml"
         self.services: dict[str, Service] = {}
+        # Whether the processes run the default handoff.yml, and whether a reconfigured block is open.
+        self._running_default, self._in_block = True, False
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -83,22 +86,35 @@ class Deployment:
     def reconfigured(self, **overrides: Any) -> Iterator["Deployment"]:
         """Run with handoff.yml changed (top-level keys replaced); Rasa keeps running.
 
-        Only the action server and the sidecar read handoff.yml, so only they restart.
+        Only the action server and the sidecar read handoff.yml, so only they
+        restart. The default config comes back when a test next needs it
+        (`as_configured`, run before every test that uses the deployment), not
+        at the end of the block: modules that each reconfigure, one after the
+        other, then restart the processes once each instead of twice.
         """
+        self._restart_handoff_processes({**self._config(), **overrides})
+        self._running_default, self._in_block = False, True
         try:
-            self._restart_handoff_processes({**self._config(), **overrides})
             yield self
         finally:
+            self._in_block = False
+
+    def as_configured(self) -> None:
+        """The default handoff.yml again, if a finished `reconfigured` block left another one running."""
+        if not self._in_block and not self._running_default:
             self._restart_handoff_processes(self._config())
+            self._running_default = True
 
     def _restart_handoff_processes(self, config: dict[str, Any]) -> None:
-        self.stop_sidecar()
-        self.services.pop("actions").stop()
+        # Both stop, then both start, side by side: each waits for its own health check.
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(Service.stop, [self.services.pop("sidecar"), self.services.pop("actions")]))
         self.config_path.write_text(yaml.safe_dump(config))
-        self.services["actions"] = processes.action_server(
-            self.action_port, self.config_path, self.logs, actions=DEMO_BOT_ACTIONS
-        ).start()
-        self.start_sidecar()
+        actions = processes.action_server(self.action_port, self.config_path, self.logs, actions=DEMO_BOT_ACTIONS)
+        sidecar = processes.sidecar(self.sidecar_port, self.config_path, self.logs)
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(Service.start, [actions, sidecar]))
+        self.services["actions"], self.services["sidecar"] = actions, sidecar
 
     def stop_sidecar(self) -> None:
         self.services.pop("sidecar").stop()

@@ -87,6 +87,7 @@ class Doctor:
 
 @pytest.fixture(scope="module")
 def doctor(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Doctor:
+    deployment.as_configured()  # a desk module before this one may have left its handoff.yml running
     return Doctor(deployment, tmp_path_factory.mktemp("doctor"))
 
 
