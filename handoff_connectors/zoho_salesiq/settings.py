@@ -30,29 +30,32 @@ def _id_string(value: Any) -> Any:
 class ZohoSalesIQSettings(DeskSettings):
     """Zoho SalesIQ (REST API v2, OAuth 2.0): channel to SalesIQ, or the bot as a Zobot (webhook platform)."""
 
-    # channel: the user talks to the bot anywhere; a handoff opens a SalesIQ conversation.
-    # zobot: the bot also answers SalesIQ chats as a webhook Zobot, and forwards to a department on handoff.
     mode: Literal["channel", "zobot"] = "channel"
-    # From the Zoho API console (a "Self Client" or "Server-based Application") of the portal's data centre.
+    """`channel`: the user talks to the bot anywhere and a handoff opens a SalesIQ conversation; `zobot`: the bot also answers SalesIQ chats as a webhook Zobot (Settings > Bot > Zobot) and, on handoff, transfers the chat to a department."""
     client_id: str = Field(min_length=1)
+    """The Client ID of your API client (Zoho API console of your data centre > Add Client > Self Client, or a Server-based Application)."""
     client_secret: SecretStr
+    """That API client's Client Secret (a secret)."""
     refresh_token: SecretStr
-    # The portal's screen name: https://salesiq.zoho.com/<screen_name>/index
+    """The refresh token you get by exchanging once a code the Self Client generated with the SalesIQ scopes; rasa-handoff acts as the operator who generated it (a secret)."""
     screen_name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    """Your portal's screen name: the `<screen_name>` in SalesIQ's URL `https://salesiq.zoho.com/<screen_name>/index`."""
     region: Literal["us", "eu", "in", "au", "cn", "jp"] = "us"
-    # The brand (widget) the handoff conversations belong to: Create Conversation's app_id.
+    """The data centre your SalesIQ portal lives in (`us` zoho.com, `eu` zoho.eu, `in`, `au`, `cn`, `jp`): it picks the accounts and API hosts, and your API client must be that data centre's."""
     app_id: str = Field(min_length=1)
-    # The department chosen for the handoff, and routing target -> department id.
+    """The app id of the brand the handoff conversations belong to (Settings > Brands > the brand), which Create Conversation needs."""
     department_id: str = Field(min_length=1)
+    """The id of the department handoffs go to (Settings > Departments) when their routing has no entry in `departments`."""
     departments: dict[str, str] = Field(default_factory=dict)
-    # "Secure your webhook": the public key(s) SalesIQ gives (PEM or the bare base64 key),
-    # for the data webhook and the Zobot webhook; any of them may have signed a call. Leave out
-    # only behind a proxy that admits SalesIQ alone (see doc.md).
+    """Routing target (escalation `routing`) -> SalesIQ department id (Settings > Departments)."""
     public_key: list[str] = Field(default_factory=list)
-    # Overrides of the data centre's hosts (a proxy, or a fake SalesIQ in tests).
+    """The public key(s) "Secure your webhook" gives (PEM, or the bare base64 key as SalesIQ shows it) for the data webhook and the Zobot; a call signed with any of them is accepted. Left out, webhooks are taken unsigned (a warning is logged at start): only behind a proxy that admits SalesIQ alone."""
     accounts_url: Optional[str] = None
+    """Overrides the data centre's accounts (OAuth) host (a proxy, or a fake Zoho in tests)."""
     api_url: Optional[str] = None
+    """Overrides the data centre's SalesIQ API host (a proxy, or a fake SalesIQ in tests)."""
     timeout: PositiveFloat = 10.0
+    """Seconds per call to Zoho (token refreshes and SalesIQ's API)."""
 
     _ids = field_validator("app_id", "department_id", mode="before")(_id_string)
     _secrets_are_set = field_validator("client_secret", "refresh_token")(non_empty_secret)
