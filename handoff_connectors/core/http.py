@@ -28,6 +28,18 @@ def is_auth_failure(status: int) -> bool:
     return status in (401, 403)
 
 
+def answer_object(response: Any) -> dict:
+    """The JSON object a desk answered with; {} when the answer is empty, not JSON, or not an object.
+
+    `response` is an httpx.Response (anything with `.json()`).
+    """
+    try:
+        answer = response.json()
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
+
+
 def json_object(body: bytes) -> dict:
     """A webhook body that must be a JSON object; a 400 rejection otherwise.
 

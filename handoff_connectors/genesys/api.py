@@ -15,7 +15,7 @@ from typing import Any, Optional
 import httpx
 
 from ..core.contract import DeskError, IssuedToken
-from ..core.http import is_auth_failure, is_retryable
+from ..core.http import answer_object, is_auth_failure, is_retryable
 
 TOKEN_PATH = "/oauth/token"
 
@@ -69,11 +69,7 @@ class GenesysAPI:
             raise DeskError(f"Genesys {method} {path}: {type(error).__name__}", retryable=True) from None
         if response.status_code >= 300:
             raise _failure(f"{method} {path}", response.status_code)
-        try:
-            answer = response.json()
-        except ValueError:
-            return {}
-        return answer if isinstance(answer, dict) else {}
+        return answer_object(response)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -13,7 +13,7 @@ from typing import Any, Optional
 import httpx
 
 from ..core.contract import DeskError
-from ..core.http import is_auth_failure, is_retryable
+from ..core.http import answer_object, is_auth_failure, is_retryable
 
 INTERCOM_VERSION = "2.14"
 
@@ -61,11 +61,7 @@ class IntercomAPI:
                 retryable=is_retryable(status),
                 auth=is_auth_failure(status),
             )
-        try:
-            answer = response.json()
-        except ValueError:
-            return {}
-        return answer if isinstance(answer, dict) else {}
+        return answer_object(response)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -20,7 +20,7 @@ from typing import Any, AsyncIterator, Callable, Optional
 import httpx
 
 from ..core.contract import DeskError
-from ..core.http import is_auth_failure, is_retryable
+from ..core.http import answer_object, is_auth_failure, is_retryable
 from .settings import SalesforceSettings
 from .sse import ServerEvent, SseParser
 
@@ -103,11 +103,7 @@ class MiawAPI:
         except httpx.HTTPError as error:
             raise DeskError(f"Salesforce {method} {_shown(path)}: {type(error).__name__}", retryable=True) from None
         _raise_for(response, method, path)
-        try:
-            answer = response.json()
-        except ValueError:
-            return {}
-        return answer if isinstance(answer, dict) else {}
+        return answer_object(response)
 
     async def events(self, token: str, last_event_id: Optional[str], until: float) -> AsyncIterator[ServerEvent]:
         """The stream's events after `last_event_id`, until it drops, goes silent, or `until` (epoch s).

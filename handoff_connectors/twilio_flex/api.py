@@ -16,7 +16,7 @@ from urllib.parse import quote
 import httpx
 
 from ..core.contract import DeskError
-from ..core.http import is_auth_failure, is_retryable
+from ..core.http import answer_object, is_auth_failure, is_retryable
 
 Form = Mapping[str, Union[str, Sequence[str]]]
 
@@ -64,8 +64,4 @@ def segment(value: str) -> str:
 
 def _json(response: httpx.Response) -> dict[str, Any]:
     """The answer's JSON object; Twilio's errors are `{"code": 20404, "message": ..., "status": 404}`."""
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = None
-    return answer if isinstance(answer, dict) else {}
+    return answer_object(response)

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from ..core.contract import DeskError
-from ..core.http import is_auth_failure, is_retryable
+from ..core.http import answer_object, is_auth_failure, is_retryable
 
 
 class SunshineError(DeskError):
@@ -54,11 +54,7 @@ class SunshineAPI:
                 retryable=is_retryable(status),
                 auth=is_auth_failure(status),
             )
-        try:
-            answer = response.json()
-        except ValueError:
-            return {}
-        return answer if isinstance(answer, dict) else {}
+        return answer_object(response)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import httpx
 
 from ..core.contract import DeskError, IssuedToken
-from ..core.http import is_auth_failure, is_retryable
+from ..core.http import answer_object, is_auth_failure, is_retryable
 
 # Zoho issues access tokens for an hour; when it does not say, assume less.
 DEFAULT_LIFETIME = 3000.0
@@ -111,11 +111,7 @@ class SalesIQAPI:
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        answer = response.json()
-    except ValueError:
-        return {}
-    return answer if isinstance(answer, dict) else {}
+    return answer_object(response)
 
 
 def _code(error: Any) -> str:
