@@ -91,4 +91,8 @@ def _deployment_as_configured(request: pytest.FixtureRequest) -> None:
     Module fixtures (a desk's `reconfigured` block) are set up before this runs.
     """
     if "deployment" in request.fixturenames:
-        request.getfixturevalue("deployment").as_configured()
+        from tests.e2e.harness import Deployment
+
+        running = request.getfixturevalue("deployment")
+        if isinstance(running, Deployment):  # tests/deployment/ has a `deployment` of its own
+            running.as_configured()
