@@ -13,7 +13,7 @@ from typing import Any, Mapping, Optional
 import httpx
 
 from ..core.contract import DeskError
-from ..core.http import is_auth_failure, is_retryable
+from ..core.http import desk_request, is_auth_failure, is_retryable
 
 
 class DeskAPIError(DeskError):
@@ -46,12 +46,10 @@ class DeskAPI:
         params: Optional[Mapping[str, str]] = None,
     ) -> Any:
         """The decoded JSON answer of a successful call ({} when it has none)."""
-        try:
-            response = await self._http.request(
-                method, self.base_url + path, json=body, params=params, headers=self._headers
-            )
-        except httpx.HTTPError as error:
-            raise DeskError(f"{self.desk} {method} {path}: {type(error).__name__}", retryable=True) from None
+        response = await desk_request(
+            self._http, method, self.base_url + path, what=f"{self.desk} {method} {path}",
+            json=body, params=params, headers=self._headers,
+        )
         status = response.status_code
         if status >= 300:
             raise DeskAPIError(f"{self.desk} {method} {path} answered {status}", status=status)

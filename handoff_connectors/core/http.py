@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
+
 from sanic import Request
 from sanic.exceptions import InvalidHeader
 from sanic.handlers import ErrorHandler
 from sanic.headers import parse_accept
 
-from .contract import WebhookRejected
+from .contract import DeskError, WebhookRejected
 from .text import repaired
 
 # Answers that mean "not now" rather than "no": timeouts, conflicts while the
@@ -26,6 +28,19 @@ def is_retryable(status: int) -> bool:
 def is_auth_failure(status: int) -> bool:
     """Whether a desk's error status says our credentials were refused."""
     return status in (401, 403)
+
+
+async def desk_request(http: Any, method: str, url: str, *, what: str, **kwargs: Any) -> Any:
+    """The desk's answer to one request (an httpx.Response, whatever its status).
+
+    A desk that cannot be reached, or does not answer in time, is a
+    `DeskError` the core retries; its message is `what` and the kind of
+    failure, never the error's text, which may carry a URL with a secret.
+    """
+    try:
+        return await http.request(method, url, **kwargs)
+    except httpx.HTTPError as error:
+        raise DeskError(f"{what}: {type(error).__name__}", retryable=True) from None
 
 
 def answer_object(response: Any) -> dict:

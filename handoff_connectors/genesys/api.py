@@ -15,7 +15,7 @@ from typing import Any, Optional
 import httpx
 
 from ..core.contract import DeskError, IssuedToken
-from ..core.http import answer_object, is_auth_failure, is_retryable
+from ..core.http import answer_object, desk_request, is_auth_failure, is_retryable
 
 TOKEN_PATH = "/oauth/token"
 
@@ -34,15 +34,11 @@ class GenesysAPI:
 
     async def fetch_token(self) -> IssuedToken:
         """A new access token (client credentials grant)."""
-        try:
-            response = await self._http.post(
-                self.login_base + TOKEN_PATH,
-                data={"grant_type": "client_credentials"},
-                auth=httpx.BasicAuth(*self._client),
-                headers={"Accept": "application/json"},
-            )
-        except httpx.HTTPError as error:
-            raise DeskError(f"Genesys POST {TOKEN_PATH}: {type(error).__name__}", retryable=True) from None
+        response = await desk_request(
+            self._http, "POST", self.login_base + TOKEN_PATH, what=f"Genesys POST {TOKEN_PATH}",
+            data={"grant_type": "client_credentials"}, auth=httpx.BasicAuth(*self._client),
+            headers={"Accept": "application/json"},
+        )
         if response.status_code >= 300:
             # invalid_client (a revoked or wrong client) is 400 or 401: both mean our credentials.
             status = response.status_code
@@ -60,13 +56,10 @@ class GenesysAPI:
 
     async def call(self, token: str, method: str, path: str, body: Optional[dict[str, Any]] = None) -> dict[str, Any]:
         """The JSON answer of a successful API call (an empty dict when it has none)."""
-        try:
-            response = await self._http.request(
-                method, self.api_base + path, json=body,
-                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            )
-        except httpx.HTTPError as error:
-            raise DeskError(f"Genesys {method} {path}: {type(error).__name__}", retryable=True) from None
+        response = await desk_request(
+            self._http, method, self.api_base + path, what=f"Genesys {method} {path}",
+            json=body, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        )
         if response.status_code >= 300:
             raise _failure(f"{method} {path}", response.status_code)
         return answer_object(response)

@@ -13,7 +13,7 @@ from typing import Any, Optional
 import httpx
 
 from ..core.contract import DeskError
-from ..core.http import answer_object, is_auth_failure, is_retryable
+from ..core.http import answer_object, desk_request, is_auth_failure, is_retryable
 
 INTERCOM_VERSION = "2.14"
 
@@ -48,10 +48,10 @@ class IntercomAPI:
 
     async def call(self, method: str, path: str, body: Optional[dict[str, Any]] = None) -> dict[str, Any]:
         """The JSON answer of a successful call (an empty dict when it has none)."""
-        try:
-            response = await self._http.request(method, self.base_url + path, json=body, headers=self._headers)
-        except httpx.HTTPError as error:
-            raise DeskError(f"Intercom {method} {path}: {type(error).__name__}", retryable=True) from None
+        response = await desk_request(
+            self._http, method, self.base_url + path, what=f"Intercom {method} {path}",
+            json=body, headers=self._headers,
+        )
         status = response.status_code
         if status >= 300:
             raise IntercomError(

@@ -21,7 +21,7 @@ from typing import Any, Optional
 import httpx
 
 from ..core.contract import DeskError
-from ..core.http import is_auth_failure, is_retryable
+from ..core.http import desk_request, is_auth_failure, is_retryable
 
 
 class LiveChatError(DeskError):
@@ -97,10 +97,7 @@ class LiveChatAPI:
         return answer
 
     async def _post(self, what: str, url: str, headers: dict[str, str], **kwargs: Any) -> Any:
-        try:
-            response = await self._http.post(url, headers=headers, **kwargs)
-        except httpx.HTTPError as error:
-            raise DeskError(f"LiveChat {what}: {type(error).__name__}", retryable=True) from None
+        response = await desk_request(self._http, "POST", url, what=f"LiveChat {what}", headers=headers, **kwargs)
         status = response.status_code
         if status >= 300:
             error_type = _error_type(response)

@@ -15,7 +15,7 @@ from typing import Any, Optional
 import httpx
 
 from ..core.contract import DeskError, IssuedToken
-from ..core.http import is_auth_failure, is_retryable
+from ..core.http import desk_request, is_auth_failure, is_retryable
 from . import wire
 
 # A token answer without `expires_in` is taken to last this long (seconds).
@@ -35,10 +35,10 @@ class CXoneAPI:
 
     async def fetch_token(self) -> IssuedToken:
         headers, form = wire.token_request(*self._client)
-        try:
-            response = await self._http.post(self.auth_url, data=form, headers=headers)
-        except httpx.HTTPError as error:
-            raise DeskError(f"CXone token request: {type(error).__name__}", retryable=True) from None
+        response = await desk_request(
+            self._http, "POST", self.auth_url, what="CXone token request",
+            data=form, headers=headers,
+        )
         status = response.status_code
         answer = _json(response)
         if status >= 300:
@@ -59,10 +59,10 @@ class CXoneAPI:
     async def call(self, method: str, path: str, token: str, body: Optional[dict[str, Any]] = None) -> Any:
         """The JSON answer of a successful call (None when it has none)."""
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        try:
-            response = await self._http.request(method, self.api_url + path, json=body, headers=headers)
-        except httpx.HTTPError as error:
-            raise DeskError(f"CXone {method} {path}: {type(error).__name__}", retryable=True) from None
+        response = await desk_request(
+            self._http, method, self.api_url + path, what=f"CXone {method} {path}",
+            json=body, headers=headers,
+        )
         status = response.status_code
         if status >= 300:
             raise DeskError(

@@ -20,7 +20,7 @@ from typing import Any, AsyncIterator, Callable, Optional
 import httpx
 
 from ..core.contract import DeskError
-from ..core.http import answer_object, is_auth_failure, is_retryable
+from ..core.http import answer_object, desk_request, is_auth_failure, is_retryable
 from .settings import SalesforceSettings
 from .sse import ServerEvent, SseParser
 
@@ -96,12 +96,10 @@ class MiawAPI:
             headers["Authorization"] = f"Bearer {token}"
         if body is not None:
             headers["Content-Type"] = "application/json"
-        try:
-            response = await self._http.request(
-                method, self.base_url + path, content=None if body is None else json.dumps(body), headers=headers, params=query
-            )
-        except httpx.HTTPError as error:
-            raise DeskError(f"Salesforce {method} {_shown(path)}: {type(error).__name__}", retryable=True) from None
+        response = await desk_request(
+            self._http, method, self.base_url + path, what=f"Salesforce {method} {_shown(path)}",
+            content=None if body is None else json.dumps(body), headers=headers, params=query,
+        )
         _raise_for(response, method, path)
         return answer_object(response)
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 import httpx
 
 from ..core.contract import DeskError, IssuedToken
-from ..core.http import is_auth_failure, is_retryable
+from ..core.http import desk_request, is_auth_failure, is_retryable
 from . import wire
 
 HOSTS = {
@@ -71,10 +71,7 @@ class SobotAPI:
         return item if isinstance(item, dict) else {"items": item} if isinstance(item, list) else {}
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response = await self._http.request(method, self.base_url + path, **kwargs)
-        except httpx.HTTPError as error:
-            raise DeskError(f"Sobot {method} {path}: {type(error).__name__}", retryable=True) from None
+        response = await desk_request(self._http, method, self.base_url + path, what=f"Sobot {method} {path}", **kwargs)
         status = response.status_code
         if status >= 300:
             raise DeskError(

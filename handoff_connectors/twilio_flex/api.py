@@ -16,7 +16,7 @@ from urllib.parse import quote
 import httpx
 
 from ..core.contract import DeskError
-from ..core.http import answer_object, is_auth_failure, is_retryable
+from ..core.http import answer_object, desk_request, is_auth_failure, is_retryable
 
 Form = Mapping[str, Union[str, Sequence[str]]]
 
@@ -37,12 +37,10 @@ class TwilioAPI:
     async def call(self, method: str, url: str, form: Optional[Form] = None, query: Optional[Form] = None) -> dict[str, Any]:
         """The JSON answer of a successful call to `url` (an empty dict when it has none)."""
         where = url.split("://", 1)[-1].split("/", 1)[-1]
-        try:
-            response = await self._http.request(
-                method, url, data={k: v for k, v in (form or {}).items() if v is not None} or None, params=query
-            )
-        except httpx.HTTPError as error:
-            raise DeskError(f"Twilio {method} /{where}: {type(error).__name__}", retryable=True) from None
+        response = await desk_request(
+            self._http, method, url, what=f"Twilio {method} /{where}",
+            data={k: v for k, v in (form or {}).items() if v is not None} or None, params=query,
+        )
         answer = _json(response)
         if response.is_success:
             return answer

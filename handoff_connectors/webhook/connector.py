@@ -43,7 +43,7 @@ from ..core.contract import (
     WebhookReply,
     WebhookRequest,
 )
-from ..core.http import is_auth_failure, is_retryable, json_object
+from ..core.http import desk_request, is_auth_failure, is_retryable, json_object
 from .settings import WebhookConnectorSettings
 
 RECEIVE_PATH = "/v1/human/message/receive"
@@ -148,10 +148,7 @@ class WebhookConnector(Connector, TakesWebhooks):
         return ServiceStatus.AVAILABLE
 
     async def _post(self, path: str, payload: dict[str, Any]) -> None:
-        try:
-            response = await self._http.post(self._url + path, json=payload)
-        except httpx.HTTPError as error:
-            raise DeskError(f"POST {path}: {type(error).__name__}", retryable=True) from None
+        response = await desk_request(self._http, "POST", self._url + path, what=f"POST {path}", json=payload)
         status = response.status_code
         if status < 300:
             return

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from ..core.contract import DeskError
-from ..core.http import answer_object, is_auth_failure, is_retryable
+from ..core.http import answer_object, desk_request, is_auth_failure, is_retryable
 
 
 class SunshineError(DeskError):
@@ -42,10 +42,10 @@ class SunshineAPI:
     async def call(self, method: str, path: str, body: Optional[dict[str, Any]] = None) -> dict[str, Any]:
         """The JSON answer of a call under the app (`path` after /v2/apps/{appId}); {} when it has none."""
         where = self.app_path + path
-        try:
-            response = await self._http.request(method, self._base + where, json=body, headers=self._headers)
-        except httpx.HTTPError as error:
-            raise DeskError(f"Sunshine {method} {path or '/'}: {type(error).__name__}", retryable=True) from None
+        response = await desk_request(
+            self._http, method, self._base + where, what=f"Sunshine {method} {path or '/'}",
+            json=body, headers=self._headers,
+        )
         status = response.status_code
         if status >= 300:
             raise SunshineError(

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import httpx
 
 from ..core.contract import DeskError, IssuedToken
-from ..core.http import answer_object, is_auth_failure, is_retryable
+from ..core.http import answer_object, desk_request, is_auth_failure, is_retryable
 
 # Zoho issues access tokens for an hour; when it does not say, assume less.
 DEFAULT_LIFETIME = 3000.0
@@ -62,10 +62,10 @@ class SalesIQAPI:
             "client_secret": self._client_secret,
             "refresh_token": self._refresh_token,
         }
-        try:
-            response = await self._http.post(self.accounts_url + "/oauth/v2/token", data=form)
-        except httpx.HTTPError as error:
-            raise DeskError(f"Zoho accounts token refresh: {type(error).__name__}", retryable=True) from None
+        response = await desk_request(
+            self._http, "POST", self.accounts_url + "/oauth/v2/token", what="Zoho accounts token refresh",
+            data=form,
+        )
         status = response.status_code
         if status >= 300:
             raise DeskError(
@@ -87,10 +87,10 @@ class SalesIQAPI:
     async def call(self, token: str, method: str, path: str, body: Optional[dict[str, Any]] = None) -> dict[str, Any]:
         """`data` of a successful answer (an empty dict when it has none)."""
         headers = {"Authorization": f"Zoho-oauthtoken {token}", "Accept": "application/json"}
-        try:
-            response = await self._http.request(method, self.api_url + path, json=body, headers=headers)
-        except httpx.HTTPError as error:
-            raise DeskError(f"SalesIQ {method} {_shown(path)}: {type(error).__name__}", retryable=True) from None
+        response = await desk_request(
+            self._http, method, self.api_url + path, what=f"SalesIQ {method} {_shown(path)}",
+            json=body, headers=headers,
+        )
         status = response.status_code
         answer = _json(response)
         error = answer.get("error")
