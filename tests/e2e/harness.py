@@ -188,13 +188,18 @@ class User:
         return [m.get("text") or "" for m in response.json()]
 
     def next_messages(self, count: int = 1, timeout: float = 30) -> list[str]:
+        """The texts of the next `count` bot messages."""
+        return [m.get("text") or "" for m in self.next_payloads(count, timeout)]
+
+    def next_payloads(self, count: int = 1, timeout: float = 30) -> list[dict]:
+        """The next `count` bot messages whole (a custom payload, an attachment), whatever arrives after them."""
         deadline = time.monotonic() + timeout
         while True:
             messages = self.messages()
             if len(messages) >= self._seen + count:
                 fresh = messages[self._seen : self._seen + count]
                 self._seen += count
-                return [m.get("text") or "" for m in fresh]
+                return fresh
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"expected {count} new bot message(s) for {self.sender_id}, "

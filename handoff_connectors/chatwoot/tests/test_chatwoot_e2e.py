@@ -80,8 +80,8 @@ def test_channel_a_handoff_to_chatwoot_from_request_to_agent_close(deployment, c
     channel.agent_assigns(conversation_id, SAM)
     assert user.next_messages(1) == ["Sam Okafor has joined the chat."]
     channel.agent_types(conversation_id, SAM)
-    user.next_messages(1)
-    assert user.messages()[-1].get("custom", {}).get("handoff", {}).get("event") == "typing"
+    [typing] = user.next_payloads(1)
+    assert typing.get("custom", {}).get("handoff", {}).get("event") == "typing"
     channel.agent_replies(conversation_id, SAM, "Hi Ana, Sam here. Your invoice:",
                           attachments=({"file_type": "file", "data_url": "https://cw.acme.example/blobs/invoice-7731.pdf"},))
     channel.agent_replies(conversation_id, SAM, "Anything else?")

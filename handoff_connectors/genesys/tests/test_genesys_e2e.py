@@ -66,8 +66,8 @@ def test_a_handoff_to_genesys_from_request_to_agent_close(deployment, genesys: F
     genesys.deliver(genesys.presence(user.sender_id, "Join", agent=MARTA))
     assert user.next_messages(1) == ["Marta Ruiz has joined the chat."]
     genesys.deliver(genesys.types(user.sender_id))
-    user.next_messages(1)
-    assert user.messages()[-1]["custom"]["handoff"]["event"] == "typing"
+    [typing] = user.next_payloads(1)
+    assert typing["custom"]["handoff"]["event"] == "typing"
 
     # The agent's reply, redelivered as Genesys retries: shown once.
     reply = genesys.says(user.sender_id, MARTA, "Hi Ana, I can see your order.")

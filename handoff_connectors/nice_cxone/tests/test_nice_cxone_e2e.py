@@ -65,8 +65,8 @@ def test_a_handoff_to_cxone_from_request_to_agent_close(deployment, cxone: FakeC
     assert cxone.sidecar_tokens == 1
     assert user.next_messages(1) == ["Sam Okafor has joined the chat."]
     cxone.agent_types(thread, SAM)
-    user.next_messages(1)
-    assert user.messages()[-1]["custom"]["handoff"]["event"] == "typing"
+    [typing] = user.next_payloads(1)
+    assert typing["custom"]["handoff"]["event"] == "typing"
 
     # The agent's replies reach the user in order, a file as an attachment.
     cxone.agent_says(thread, SAM, "Hi Ana, I can see your order.")

@@ -104,8 +104,9 @@ class TestChannelMode:
         # The agent types, then writes: the user hears who joined, then the message.
         zendesk.agent_activity(cid, "typing:start")
         zendesk.agent_says(cid, "Hi Ana, Marta here. Let me look at your bill.")
-        user.next_messages(1)
-        assert user.messages()[-1].get("custom", {}).get("handoff", {}).get("event") == "typing"
+        # (The agent's message may be there already: take the first new one, not the latest.)
+        [typing] = user.next_payloads(1)
+        assert typing.get("custom", {}).get("handoff", {}).get("event") == "typing"
         assert user.next_messages(2) == ["Marta Ruiz has joined the chat.", "Hi Ana, Marta here. Let me look at your bill."]
 
         # The agent sends a file and an image; the user gets them as attachments.
@@ -133,8 +134,8 @@ class TestChannelMode:
 
         # The agent reads them.
         zendesk.agent_activity(cid, "conversation:read")
-        user.next_messages(1)
-        assert user.messages()[-1].get("custom", {}).get("handoff", {}).get("event") == "read"
+        [read] = user.next_payloads(1)
+        assert read.get("custom", {}).get("handoff", {}).get("event") == "read"
         user.assert_quiet(1.0)  # the forged message never arrived
 
         # The agent solves the ticket: control is released, the user is told, the bot is back.
