@@ -38,6 +38,7 @@ import httpx
 import yaml
 
 from ..core.config import HandoffConfig
+from ..core.http import answer_object
 from ..core.store import open_store
 from .checks import NO_PUSH_CHANNELS
 from .probe import write_probe
@@ -220,7 +221,7 @@ class Doctor:
                 name, "Rasa's HTTP API is off (GET /version is not served)",
                 "start Rasa with `--enable-api` (and `--auth-token`): the sidecar pushes the agent's messages through it",
             )
-        self.facts["rasa_version"] = response.json().get("version")
+        self.facts["rasa_version"] = answer_object(response).get("version")
         return passed(name, f"on (Rasa {self.facts['rasa_version']})")
 
     async def _rasa_token(self) -> Check:
@@ -243,7 +244,7 @@ class Doctor:
             return failed(name, "Rasa has no model loaded", "train the bot (`rasa train`) and start Rasa with that model")
         if response.status_code != 200:
             return failed(name, f"GET /domain answered {response.status_code}", "see Rasa's log")
-        missing = missing_from_domain(response.json())
+        missing = missing_from_domain(answer_object(response))
         if missing:
             listed = "; ".join(f"{section}: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}" for section, names in missing.items())
             return failed(
@@ -281,7 +282,11 @@ class Doctor:
                 name, f"no answer from {self.action_server} ({why})",
                 "start it (`python -m rasa_sdk --actions rasa_handoff_actions`) or pass --action-server / --endpoints",
             )
-        served = {entry.get("name") for entry in response.json() if isinstance(entry, dict)}
+        try:
+            listed = response.json()
+        except ValueError:
+            listed = None  # not rasa-sdk's list of actions: as if it served none
+        served = {entry.get("name") for entry in listed if isinstance(entry, dict)} if isinstance(listed, list) else set()
         missing = [a for a in handoff_domain()["actions"] if a not in served]
         if missing:
             return failed(
@@ -322,12 +327,12 @@ class Doctor:
                 "start it (`rasa-handoff sidecar`) or pass --sidecar with its URL",
             )
         if ready.status_code != 200:
-            failing = [k for k, v in (_json(ready).get("checks") or {}).items() if not (v or {}).get("ok")]
+            failing = [k for k, v in (answer_object(ready).get("checks") or {}).items() if not (v or {}).get("ok")]
             return failed(name, f"{self.sidecar} is not ready ({', '.join(failing) or ready.status_code})", "see the sidecar's log and GET /ready")
         seen = await self._get(self.sidecar + "/doctor/probe")
         if seen is None or seen.status_code != 200:
             return failed(name, f"{self.sidecar} has no /doctor/probe", "upgrade rasa-handoff in the sidecar's environment to this version")
-        return self._same_store(name, probe, _json(seen).get("store_probe"), "the sidecar")
+        return self._same_store(name, probe, answer_object(seen).get("store_probe"), "the sidecar")
 
     # -- the desk and the versions ---------------------------------------------------
 
@@ -356,18 +361,10 @@ class Doctor:
         return passed(name, f"Rasa {rasa} with rasa-sdk {sdk}")
 
 
-def _json(response: httpx.Response) -> dict:
-    try:
-        found = response.json()
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}
-
-
 def _doctor_answer(response: httpx.Response) -> Optional[dict]:
     if response.status_code != 200:
         return None
-    for message in _json(response).get("responses") or []:
+    for message in answer_object(response).get("responses") or []:
         custom = (message or {}).get("custom") or {}
         if isinstance(custom.get("handoff_doctor"), dict):
             return custom["handoff_doctor"]

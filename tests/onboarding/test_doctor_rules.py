@@ -78,3 +78,19 @@ def test_the_action_server_is_found_in_endpoints_yml(tmp_path: Path):
 def test_the_sidecar_listening_on_every_interface_is_asked_on_loopback():
     assert default_sidecar_url(parse_config({"sidecar": {"host": "0.0.0.0", "port": 6000}})) == "http://127.0.0.1:6000"
     assert default_sidecar_url(parse_config({})) == "http://127.0.0.1:5056"
+
+
+def test_parts_that_answer_200_but_not_as_rasa_are_failures_not_crashes(tmp_path: Path):
+    """Rasa, the action server and the sidecar all replaced by a server that answers HTML."""
+    import asyncio
+
+    from handoff_connectors.onboarding.doctor import Doctor
+    from handoff_connectors.testing import RecordingServer
+
+    with RecordingServer(lambda request: (200, "<html>Hello from Rasa: not JSON</html>")) as impostor:
+        config = parse_config({"rasa": {"url": impostor.url}, "store": {"path": str(tmp_path / "h.sqlite")}})
+        checks = {c.name: c for c in asyncio.run(Doctor(config, impostor.url, impostor.url).run())}
+    assert checks["Rasa reachable"].ok is True
+    assert checks["handoff in the model's domain"].ok is False
+    assert checks["action server"].ok is False and "does not serve" in checks["action server"].detail
+    assert checks["sidecar"].ok is False
