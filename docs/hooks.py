@@ -100,12 +100,10 @@ def _row_type(key: str, field: FieldInfo) -> str:
     return _type_name(field.annotation)
 
 
-def model_rows(model: type[BaseModel], prefix: str = "", skip: tuple[str, ...] = ()) -> list[tuple[str, str, str, str]]:
+def model_rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, str]]:
     """(key, type, default, description) for every field of `model`, nested sections flattened."""
     rows = []
     for name, field in model.model_fields.items():
-        if name in skip:
-            continue
         key = prefix + (field.alias or name)
         nested = _model_of(field.annotation)
         is_list = typing.get_origin(field.annotation) is list or list in [typing.get_origin(a) for a in typing.get_args(field.annotation)]
