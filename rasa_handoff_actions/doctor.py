@@ -10,7 +10,6 @@ match means the action server and the sidecar really share one store.
 
 from __future__ import annotations
 
-from importlib import metadata
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -18,16 +17,10 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from handoff_connectors.onboarding.probe import read_probe
+from handoff_connectors.onboarding.versions import installed_version
 
 from .names import DOCTOR_ACTION
 from .runtime import runtime
-
-
-def _version(distribution: str) -> str:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 class HandoffDoctor(Action):
@@ -41,7 +34,7 @@ class HandoffDoctor(Action):
         dispatcher.utter_message(json_message={"handoff_doctor": {
             "store_probe": await read_probe(rt.service.store),
             "connector": rt.config.connector,
-            "rasa_sdk": _version("rasa-sdk"),
-            "rasa_handoff": _version("rasa-handoff"),
+            "rasa_sdk": installed_version("rasa-sdk") or "unknown",
+            "rasa_handoff": installed_version("rasa-handoff") or "unknown",
         }})
         return []

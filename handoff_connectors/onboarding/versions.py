@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 
-def _installed(distribution: str) -> Optional[str]:
+def installed_version(distribution: str) -> Optional[str]:
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
@@ -40,7 +40,7 @@ def _rasa_in(prefix: Path) -> Optional[str]:
 
 
 def _rasa_line() -> str:
-    here = _installed("rasa")
+    here = installed_version("rasa")
     if here:
         return f"rasa {here} (this environment)"
     on_path = shutil.which("rasa")
@@ -58,9 +58,9 @@ def _rasa_line() -> str:
 
 
 def version_report() -> str:
-    sdk = _installed("rasa-sdk") or "not installed"
+    sdk = installed_version("rasa-sdk") or "not installed"
     return "\n".join([
-        f"rasa-handoff {_installed('rasa-handoff') or 'unknown (not installed)'}",
+        f"rasa-handoff {installed_version('rasa-handoff') or 'unknown (not installed)'}",
         f"rasa-sdk {sdk} (supported: {_accepted_sdk()}; {sys.executable})",
         _rasa_line(),
     ])
